@@ -1,0 +1,334 @@
+"""Run configuration: pydantic models loaded from TOML (SPEC 7).
+
+Every field is validated and unknown keys are rejected. :func:`load_config` turns any problem into
+an :class:`~leantrain.errors.InputError` naming the file and the dotted field, which the CLI prints
+as one line with exit code 2. Relative paths in a config are resolved against the config file's
+directory, and data directories and trace files must exist.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from leantrain.errors import InputError
+
+__all__ = [
+    "ConstantTraceConfig",
+    "CsvTraceConfig",
+    "DataConfig",
+    "DeviceClassConfig",
+    "FaultConfig",
+    "FleetConfig",
+    "MarkovTraceConfig",
+    "ModelConfig",
+    "PeriodicTraceConfig",
+    "RunConfig",
+    "TraceConfig",
+    "TrainingConfig",
+    "load_config",
+    "parse_config",
+]
+
+Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+
+class StrictModel(BaseModel):
+    """Base for every config section: unknown keys are errors and values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(StrictModel):
+    """Where the data comes from and how it is split across devices.
+
+    Attributes:
+        source: ``mnist`` (bundled), ``digits`` (scikit-learn), ``cifar10`` (directory of the
+            python batches), ``femnist`` (LEAF json directory) or ``npz`` (a file with
+            ``x_train``, ``y_train``, ``x_test``, ``y_test`` and optionally ``writer_train``).
+        path: Directory or file for ``cifar10``, ``femnist`` and ``npz``.
+        partition: ``iid``, ``dirichlet`` (label skew with concentration ``alpha``), ``shards``
+            (``shards_per_device`` label-sorted shards each) or ``natural`` (one writer per device).
+        train_limit: Use only this many training samples (a seeded random subset).
+        test_limit: Evaluate on only this many test samples (a seeded random subset).
+    """
+
+    source: Literal["mnist", "digits", "cifar10", "femnist", "npz"] = "mnist"
+    path: Path | None = None
+    partition: Literal["iid", "dirichlet", "shards", "natural"] = "iid"
+    alpha: Positive = 0.5
+    shards_per_device: Annotated[int, Field(ge=1)] = 2
+    train_limit: Annotated[int, Field(ge=1)] | None = None
+    test_limit: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _path_when_needed(self) -> Self:
+        if self.source in ("cifar10", "femnist", "npz") and self.path is None:
+            raise ValueError(f"source '{self.source}' needs 'path'")
+        return self
+
+
+class ModelConfig(StrictModel):
+    """Which reference model to train (see :mod:`leantrain.nn.models`)."""
+
+    name: str = "mnist-cnn"
+
+
+class ConstantTraceConfig(StrictModel):
+    """a(t) = ``availability`` at all times."""
+
+    kind: Literal["constant"] = "constant"
+    availability: Fraction = 1.0
+
+
+class PeriodicTraceConfig(StrictModel):
+    """a(t) redrawn uniformly from [``low``, ``high``] every ``period_s`` simulated seconds."""
+
+    kind: Literal["periodic"] = "periodic"
+    period_s: Positive
+    low: Fraction
+    high: Fraction
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.low > self.high:
+            raise ValueError("'low' must not exceed 'high'")
+        return self
+
+
+class MarkovTraceConfig(StrictModel):
+    """a(t) follows a Markov chain over ``levels``, one transition every ``step_s`` seconds.
+
+    Attributes:
+        transition: Row-stochastic matrix; row i gives the next-level probabilities from level i.
+        initial: Index of the starting level; None draws it uniformly per device.
+    """
+
+    kind: Literal["markov"] = "markov"
+    levels: list[Fraction] = Field(min_length=1)
+    transition: list[list[NonNegative]]
+    step_s: Positive
+    initial: Annotated[int, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _stochastic(self) -> Self:
+        n = len(self.levels)
+        if len(self.transition) != n or any(len(row) != n for row in self.transition):
+            raise ValueError(f"'transition' must be a {n}x{n} matrix")
+        for i, row in enumerate(self.transition):
+            if abs(sum(row) - 1.0) > 1e-9:
+                raise ValueError(f"row {i} of 'transition' sums to {sum(row)}, not 1")
+        if self.initial is not None and self.initial >= n:
+            raise ValueError(f"'initial' must be below {n}")
+        return self
+
+
+class CsvTraceConfig(StrictModel):
+    """a(t) replayed from a CSV file with columns ``time_s,availability`` (optionally ``device``).
+
+    With a ``device`` column, each device replays the rows bearing its name (``<class>-<i>``), or
+    the rows bearing its class name. Without one, every device of the class replays all rows.
+    After the last row the trace holds its last value, or starts over when ``loop`` is true.
+    """
+
+    kind: Literal["csv"] = "csv"
+    path: Path
+    loop: bool = False
+
+
+TraceConfig = Annotated[
+    ConstantTraceConfig | PeriodicTraceConfig | MarkovTraceConfig | CsvTraceConfig,
+    Field(discriminator="kind"),
+]
+
+
+class DeviceClassConfig(StrictModel):
+    """A capability class: ``count`` identical devices named ``<name>-<i>``.
+
+    Attributes:
+        flops: Sustained training FLOP/s at full availability.
+        power_w: Power while computing.
+        memory_bytes: Memory available for training.
+        bandwidth_bps: Link rate to the server, both ways, unless ``upload_bps`` or
+            ``download_bps`` overrides one direction.
+        tx_power_w: Power while uploading. ``rx_power_w``: power while downloading.
+        trace: The availability trace kind and its parameters.
+    """
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.]+$")
+    count: Annotated[int, Field(ge=1)] = 1
+    flops: Positive
+    power_w: NonNegative = 1.0
+    memory_bytes: Positive = 1e12
+    bandwidth_bps: Positive = 1e8
+    upload_bps: Positive | None = None
+    download_bps: Positive | None = None
+    tx_power_w: NonNegative = 0.0
+    rx_power_w: NonNegative = 0.0
+    trace: TraceConfig = ConstantTraceConfig()
+
+
+class FleetConfig(StrictModel):
+    """The simulated fleet.
+
+    Attributes:
+        classes: Capability classes; at least one.
+        reference_class: The class whose device at a(t)=1 defines the default round deadline;
+            None picks the median class by ``flops``.
+    """
+
+    classes: list[DeviceClassConfig] = Field(min_length=1)
+    reference_class: str | None = None
+
+    @model_validator(mode="after")
+    def _names(self) -> Self:
+        names = [c.name for c in self.classes]
+        if len(set(names)) != len(names):
+            raise ValueError("class names must be unique")
+        if self.reference_class is not None and self.reference_class not in names:
+            raise ValueError(f"reference_class '{self.reference_class}' is not a class name")
+        return self
+
+
+class TrainingConfig(StrictModel):
+    """The federated training schedule.
+
+    Attributes:
+        rounds: Number of synchronous rounds.
+        devices_per_round: Devices sampled uniformly without replacement each round.
+        local_epochs: Passes over the device's local data per round.
+        deadline_s: Round deadline T; None derives it from the reference device's time for the
+            full-model workload times ``deadline_slack``.
+        round_timeout_s: How long the server waits for a device that never answers, for
+            strategies without a deadline; None means 10 x the derived deadline.
+        eval_every: Evaluate the global model every this many rounds (and after the last).
+        accuracy_targets: Accuracies whose simulated time-to-reach the summary reports.
+    """
+
+    rounds: Annotated[int, Field(ge=1)] = 20
+    devices_per_round: Annotated[int, Field(ge=1)] = 10
+    local_epochs: Annotated[int, Field(ge=1)] = 1
+    batch_size: Annotated[int, Field(ge=1)] = 32
+    lr: Positive = 0.05
+    momentum: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    weight_decay: NonNegative = 0.0
+    deadline_s: Positive | None = None
+    deadline_slack: Positive = 1.0
+    round_timeout_s: Positive | None = None
+    eval_every: Annotated[int, Field(ge=1)] = 1
+    accuracy_targets: list[Annotated[float, Field(gt=0.0, le=1.0)]] = [0.95, 0.97]
+
+
+class FaultConfig(StrictModel):
+    """Injected device faults, for robustness experiments and tests.
+
+    Attributes:
+        rate: Probability that an update is faulty, drawn per (round, device) from the seed.
+        kinds: Fault kinds to draw from: ``exception`` (the client raises), ``nan`` (the update
+            holds NaN), ``timeout`` (the device never answers).
+    """
+
+    rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    kinds: list[Literal["exception", "nan", "timeout"]] = Field(
+        default=["exception", "nan", "timeout"], min_length=1
+    )
+
+
+class RunConfig(StrictModel):
+    """A whole run: data, model, fleet, training schedule and strategies.
+
+    Attributes:
+        seed: The one seed every random stream is derived from.
+        strategies: Strategies ``leantrain compare`` runs when ``--strategies`` is not given.
+    """
+
+    seed: Annotated[int, Field(ge=0)] = 0
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    fleet: FleetConfig
+    training: TrainingConfig = TrainingConfig()
+    faults: FaultConfig = FaultConfig()
+    strategies: list[str] = Field(
+        default=["fedavg", "fedavg-drop", "fedavg-partial"], min_length=1
+    )
+
+
+def _field_path(location: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in location:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in ("constant", "periodic", "markov", "csv") and parts and parts[-1] == "trace":
+            continue  # the discriminator tag pydantic inserts is noise to a user
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "<root>"
+
+
+def parse_config(raw: dict[str, Any], source: str | Path = "<config>") -> RunConfig:
+    """Validate a config mapping, resolving relative paths against ``source``'s directory.
+
+    Raises:
+        InputError: The first problem found, naming ``source`` and the field.
+    """
+    try:
+        config = RunConfig.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "unknown key"
+        raise InputError(source, _field_path(tuple(first["loc"])), message) from None
+    return _resolve_paths(config, Path(source).parent if source != "<config>" else Path.cwd(),
+                          source)
+
+
+def _resolve_paths(config: RunConfig, base: Path, source: str | Path) -> RunConfig:
+    data = config.data
+    if data.path is not None:
+        path = data.path if data.path.is_absolute() else base / data.path
+        if not path.exists():
+            raise InputError(source, "data.path", f"does not exist: {path}")
+        data = data.model_copy(update={"path": path})
+    classes = []
+    for index, device_class in enumerate(config.fleet.classes):
+        trace = device_class.trace
+        if isinstance(trace, CsvTraceConfig):
+            path = trace.path if trace.path.is_absolute() else base / trace.path
+            if not path.is_file():
+                raise InputError(source, f"fleet.classes[{index}].trace.path",
+                                 f"no such file: {path}")
+            device_class = device_class.model_copy(
+                update={"trace": trace.model_copy(update={"path": path})})
+        classes.append(device_class)
+    fleet = config.fleet.model_copy(update={"classes": classes})
+    return config.model_copy(update={"data": data, "fleet": fleet})
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a TOML run config.
+
+    Raises:
+        InputError: The file is missing, is not TOML, or holds an invalid field.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(path, "<file>", f"cannot read: {error.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(path, "<toml>", str(error)) from None
+    return parse_config(raw, path)
