@@ -24,6 +24,7 @@ class RoundRecord:
         round: 1-based round index.
         sim_time_s: Simulated wall-clock time at the end of the round, since the run started.
         energy_j: Energy the fleet spent in this round (not cumulative).
+        cumulative_energy_j: Energy spent since the run started, this round included.
         accuracy: Test accuracy of the global model after the round; None when not evaluated.
         loss: Test loss of the global model after the round; None when not evaluated.
         participants: Names of the devices whose update was aggregated.
@@ -38,6 +39,7 @@ class RoundRecord:
     round: int
     sim_time_s: float
     energy_j: float
+    cumulative_energy_j: float
     accuracy: float | None
     loss: float | None
     participants: list[str]
