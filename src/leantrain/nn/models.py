@@ -1,0 +1,320 @@
+"""The models leantrain trains, in plain PyTorch, behind a name registry.
+
+Every model is built from ``Conv2d``/``BatchNorm2d``/``ReLU``/pooling/``Linear`` modules held as
+named attributes or inside ``nn.Sequential`` containers, so parameter names in a ``state_dict`` are
+stable and later code (channel groups, slicing, structured pruning) can address layers by name.
+Convolutions are followed by batch normalisation and therefore carry no bias of their own. Given
+``torch.manual_seed``, construction is deterministic.
+
+Registered names:
+
+* ``mnist-cnn``: LeNet-style CNN for 1×28×28 images (MNIST, FEMNIST).
+* ``digits-cnn``: a small CNN for scikit-learn's 1×8×8 digits.
+* ``resnet8``, ``resnet14``, ``resnet20``: the CIFAR ResNets of He et al. (depth 6n + 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from leantrain.errors import InputError
+
+__all__ = [
+    "MODELS",
+    "BasicBlock",
+    "CifarResNet",
+    "DigitsCNN",
+    "MnistCNN",
+    "ModelFactory",
+    "build_model",
+    "register_model",
+]
+
+ModelFactory = Callable[[tuple[int, int, int], int], nn.Module]
+"""Builds a model from the input shape ``(C, H, W)`` and the number of classes."""
+
+MODELS: dict[str, ModelFactory] = {}
+"""Registry of model factories by name, filled by :func:`register_model`."""
+
+
+def register_model(name: str) -> Callable[[ModelFactory], ModelFactory]:
+    """Decorator that adds a model factory to :data:`MODELS` under ``name``.
+
+    Args:
+        name: The name users write in a config (``model.name``).
+
+    Returns:
+        A decorator that registers the factory and returns it unchanged.
+
+    Raises:
+        ValueError: If ``name`` is already registered.
+    """
+
+    def decorator(factory: ModelFactory) -> ModelFactory:
+        if name in MODELS:
+            raise ValueError(f"model {name!r} is already registered")
+        MODELS[name] = factory
+        return factory
+
+    return decorator
+
+
+def build_model(name: str, input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    """Build a registered model.
+
+    Args:
+        name: A key of :data:`MODELS`.
+        input_shape: Shape of one input sample, ``(channels, height, width)``.
+        num_classes: Number of output classes (logits).
+
+    Returns:
+        The freshly initialised model, in training mode.
+
+    Raises:
+        InputError: If the name is unknown, or the shape or class count is unusable.
+    """
+    factory = MODELS.get(name)
+    if factory is None:
+        known = ", ".join(sorted(MODELS))
+        raise InputError(None, "model.name", f"unknown model {name!r}; known: {known}")
+    if len(input_shape) != 3 or any(int(size) < 1 for size in input_shape):
+        raise InputError(
+            None, "model.input_shape", f"expected three positive sizes (C, H, W), got {input_shape}"
+        )
+    if num_classes < 1:
+        raise InputError(None, "model.num_classes", f"must be at least 1, got {num_classes}")
+    shape = (int(input_shape[0]), int(input_shape[1]), int(input_shape[2]))
+    return factory(shape, int(num_classes))
+
+
+def _conv_bn_relu(
+    in_channels: int, out_channels: int, kernel_size: int, padding: int
+) -> list[nn.Module]:
+    """Conv (no bias) → BatchNorm → ReLU, as a list to splice into an ``nn.Sequential``."""
+    return [
+        nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(),
+    ]
+
+
+def _init_weights(model: nn.Module) -> None:
+    """Kaiming-normal convolutions, unit/zero batch norm; linear layers keep PyTorch's default."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
+def _require_size(input_shape: tuple[int, int, int], minimum: int, model: str) -> None:
+    """Raise :class:`InputError` when the image is smaller than ``minimum`` on either side."""
+    _, height, width = input_shape
+    if height < minimum or width < minimum:
+        raise InputError(
+            None,
+            "model.input_shape",
+            f"{model} needs images of at least {minimum}×{minimum}, got {height}×{width}",
+        )
+
+
+class MnistCNN(nn.Module):
+    """LeNet-style CNN: two conv-BN-ReLU-maxpool stages and a two-layer classifier.
+
+    ``features``: Conv(C, w1, 5, pad 2)-BN-ReLU-MaxPool2 → Conv(w1, w2, 5, pad 2)-BN-ReLU-MaxPool2;
+    ``classifier``: Flatten → Linear(w2·⌊H/4⌋·⌊W/4⌋, hidden)-ReLU → Linear(hidden, classes).
+
+    Args:
+        input_shape: ``(C, H, W)`` of one sample; H and W at least 4 (exact when divisible by 4).
+        num_classes: Number of logits.
+        widths: Output channels of the two convolutions (16 and 32 in the registered model);
+            smaller widths give the dense reduced-shape networks used as speed references.
+        hidden: Width of the hidden linear layer.
+    """
+
+    def __init__(
+        self,
+        input_shape: tuple[int, int, int],
+        num_classes: int,
+        widths: tuple[int, int] = (16, 32),
+        hidden: int = 64,
+    ) -> None:
+        super().__init__()
+        channels, height, width = input_shape
+        _require_size(input_shape, 4, "mnist-cnn")
+        self.features = nn.Sequential(
+            *_conv_bn_relu(channels, widths[0], 5, 2),
+            nn.MaxPool2d(2),
+            *_conv_bn_relu(widths[0], widths[1], 5, 2),
+            nn.MaxPool2d(2),
+        )
+        flat = widths[1] * (height // 2 // 2) * (width // 2 // 2)
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(flat, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, num_classes),
+        )
+        _init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for a batch ``x`` of shape ``(N, C, H, W)``."""
+        out: torch.Tensor = self.classifier(self.features(x))
+        return out
+
+
+class DigitsCNN(nn.Module):
+    """Small CNN for 8×8 digits.
+
+    ``features``: Conv(C, w1, 3, pad 1)-BN-ReLU → Conv(w1, w2, 3, pad 1)-BN-ReLU-MaxPool2;
+    ``classifier``: Flatten → Linear(w2·⌊H/2⌋·⌊W/2⌋, classes).
+
+    Args:
+        input_shape: ``(C, H, W)`` of one sample; H and W at least 2.
+        num_classes: Number of logits.
+        widths: Output channels of the two convolutions (16 and 32 in the registered model).
+    """
+
+    def __init__(
+        self,
+        input_shape: tuple[int, int, int],
+        num_classes: int,
+        widths: tuple[int, int] = (16, 32),
+    ) -> None:
+        super().__init__()
+        channels, height, width = input_shape
+        _require_size(input_shape, 2, "digits-cnn")
+        self.features = nn.Sequential(
+            *_conv_bn_relu(channels, widths[0], 3, 1),
+            *_conv_bn_relu(widths[0], widths[1], 3, 1),
+            nn.MaxPool2d(2),
+        )
+        flat = widths[1] * (height // 2) * (width // 2)
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(flat, num_classes))
+        _init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for a batch ``x`` of shape ``(N, C, H, W)``."""
+        out: torch.Tensor = self.classifier(self.features(x))
+        return out
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block: conv3×3-BN-ReLU-conv3×3-BN, plus shortcut, then ReLU.
+
+    The shortcut is the identity when the shape is kept, else a projection (1×1 conv + BN) held in
+    ``shortcut``; ``shortcut`` is an empty ``nn.Sequential`` for the identity.
+
+    Args:
+        in_channels: Channels of the block's input (the residual stream).
+        out_channels: Channels of the block's output.
+        stride: Stride of the first convolution and of the projection.
+        mid_channels: Output channels of the first convolution (the block's internal width);
+            defaults to ``out_channels``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int = 1,
+        mid_channels: int | None = None,
+    ) -> None:
+        super().__init__()
+        mid = out_channels if mid_channels is None else mid_channels
+        self.conv1 = nn.Conv2d(in_channels, mid, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(mid)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(mid, out_channels, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                nn.BatchNorm2d(out_channels),
+            )
+        self.relu2 = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Block output for ``x`` of shape ``(N, in_channels, H, W)``."""
+        out = self.relu1(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        result: torch.Tensor = self.relu2(out + self.shortcut(x))
+        return result
+
+
+class CifarResNet(nn.Module):
+    """CIFAR ResNet of He et al. with depth 6n + 2 and projection shortcuts.
+
+    ``stem``: conv3×3(C → w1)-BN-ReLU; ``layer1``..``layer3``: n :class:`BasicBlock` each, with
+    widths w1, w2, w3 (stride 2 at the start of layers 2 and 3); global average pooling; ``fc``:
+    Linear(w3, classes).
+
+    Args:
+        input_shape: ``(C, H, W)`` of one sample (any size; global pooling adapts).
+        num_classes: Number of logits.
+        blocks_per_stage: n (1, 2, 3 for ResNet-8, -14, -20).
+        widths: Widths of the three stages (16, 32, 64 in the registered models).
+    """
+
+    def __init__(
+        self,
+        input_shape: tuple[int, int, int],
+        num_classes: int,
+        blocks_per_stage: int,
+        widths: tuple[int, int, int] = (16, 32, 64),
+    ) -> None:
+        super().__init__()
+        if blocks_per_stage < 1:
+            raise ValueError(f"blocks_per_stage must be at least 1, got {blocks_per_stage}")
+        channels = input_shape[0]
+        self.stem = nn.Sequential(*_conv_bn_relu(channels, widths[0], 3, 1))
+        self.layer1 = self._stage(widths[0], widths[0], blocks_per_stage, stride=1)
+        self.layer2 = self._stage(widths[0], widths[1], blocks_per_stage, stride=2)
+        self.layer3 = self._stage(widths[1], widths[2], blocks_per_stage, stride=2)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(widths[2], num_classes)
+        _init_weights(self)
+
+    @staticmethod
+    def _stage(in_channels: int, out_channels: int, blocks: int, stride: int) -> nn.Sequential:
+        """``blocks`` basic blocks, the first one changing width and stride."""
+        layers = [BasicBlock(in_channels, out_channels, stride)]
+        layers += [BasicBlock(out_channels, out_channels, 1) for _ in range(blocks - 1)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for a batch ``x`` of shape ``(N, C, H, W)``."""
+        out = self.layer3(self.layer2(self.layer1(self.stem(x))))
+        logits: torch.Tensor = self.fc(self.flatten(self.pool(out)))
+        return logits
+
+
+@register_model("mnist-cnn")
+def _mnist_cnn(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    return MnistCNN(input_shape, num_classes)
+
+
+@register_model("digits-cnn")
+def _digits_cnn(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    return DigitsCNN(input_shape, num_classes)
+
+
+@register_model("resnet8")
+def _resnet8(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    return CifarResNet(input_shape, num_classes, blocks_per_stage=1)
+
+
+@register_model("resnet14")
+def _resnet14(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    return CifarResNet(input_shape, num_classes, blocks_per_stage=2)
+
+
+@register_model("resnet20")
+def _resnet20(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    return CifarResNet(input_shape, num_classes, blocks_per_stage=3)
