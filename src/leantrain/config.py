@@ -259,9 +259,7 @@ class RunConfig(StrictModel):
     fleet: FleetConfig
     training: TrainingConfig = TrainingConfig()
     faults: FaultConfig = FaultConfig()
-    strategies: list[str] = Field(
-        default=["fedavg", "fedavg-drop", "fedavg-partial"], min_length=1
-    )
+    strategies: list[str] = Field(default=["fedavg", "fedavg-drop", "fedavg-partial"], min_length=1)
 
 
 def _field_path(location: tuple[int | str, ...]) -> str:
@@ -290,8 +288,9 @@ def parse_config(raw: dict[str, Any], source: str | Path = "<config>") -> RunCon
         if first["type"] == "extra_forbidden":
             message = "unknown key"
         raise InputError(source, _field_path(tuple(first["loc"])), message) from None
-    return _resolve_paths(config, Path(source).parent if source != "<config>" else Path.cwd(),
-                          source)
+    return _resolve_paths(
+        config, Path(source).parent if source != "<config>" else Path.cwd(), source
+    )
 
 
 def _resolve_paths(config: RunConfig, base: Path, source: str | Path) -> RunConfig:
@@ -307,10 +306,12 @@ def _resolve_paths(config: RunConfig, base: Path, source: str | Path) -> RunConf
         if isinstance(trace, CsvTraceConfig):
             path = trace.path if trace.path.is_absolute() else base / trace.path
             if not path.is_file():
-                raise InputError(source, f"fleet.classes[{index}].trace.path",
-                                 f"no such file: {path}")
+                raise InputError(
+                    source, f"fleet.classes[{index}].trace.path", f"no such file: {path}"
+                )
             device_class = device_class.model_copy(
-                update={"trace": trace.model_copy(update={"path": path})})
+                update={"trace": trace.model_copy(update={"path": path})}
+            )
         classes.append(device_class)
     fleet = config.fleet.model_copy(update={"classes": classes})
     return config.model_copy(update={"data": data, "fleet": fleet})

@@ -20,6 +20,9 @@ __all__ = ["RoundRecord", "RunSummary", "read_rounds", "summarise"]
 class RoundRecord:
     """What happened in one synchronous round.
 
+    Only simulated quantities are recorded, so the same config and seed give the same
+    ``rounds.jsonl``; host wall time is kept in the summary.
+
     Attributes:
         round: 1-based round index.
         sim_time_s: Simulated wall-clock time at the end of the round, since the run started.
@@ -32,7 +35,6 @@ class RoundRecord:
         reasons: Why each dropped device was dropped (``deadline``, ``exception: ...``,
             ``non-finite update``, ``timeout``...).
         round_time_s: Simulated duration of the round.
-        wall_time_s: Host wall-clock seconds the round took.
         extra: Strategy-specific figures (e.g. the mean chosen cost ratio).
     """
 
@@ -46,7 +48,6 @@ class RoundRecord:
     dropped: list[str]
     reasons: dict[str, str] = field(default_factory=dict)
     round_time_s: float = 0.0
-    wall_time_s: float = 0.0
     extra: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -57,6 +58,11 @@ class RoundRecord:
     def from_dict(cls, data: dict[str, Any]) -> RoundRecord:
         """Rebuild a record from its JSON form."""
         return cls(**data)
+
+    @classmethod
+    def from_json(cls, line: str) -> RoundRecord:
+        """Rebuild a record from one line of ``rounds.jsonl``."""
+        return cls.from_dict(json.loads(line))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ run named after the directory, its summary recomputed from the rounds.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -71,8 +70,8 @@ def load_run_dir(directory: Path) -> list[RunResult]:
                 directory, "<dir>", "no rounds.jsonl or summary.json: not a run directory"
             )
         records = _read_records(rounds_path)
-        wall = math.fsum(r.wall_time_s for r in records)
-        summary = summarise(directory.name, records, (), wall)
+        # Host wall time is not part of the round records; an interrupted run has no figure.
+        summary = summarise(directory.name, records, (), 0.0)
         return [RunResult(directory.name, tuple(records), summary)]
 
     summaries = _read_summaries(summary_path)
@@ -143,7 +142,7 @@ def _check_record(data: dict[str, Any], path: Path, where: str) -> None:
     """Type-check the fields of one round record."""
     if not isinstance(data["round"], int) or isinstance(data["round"], bool):
         raise InputError(path, f"{where}.round", "must be an integer")
-    numbers = ["sim_time_s", "energy_j", "cumulative_energy_j", "round_time_s", "wall_time_s"]
+    numbers = ["sim_time_s", "energy_j", "cumulative_energy_j", "round_time_s"]
     for name in numbers:
         if name in data and not _is_number(data[name]):
             raise InputError(path, f"{where}.{name}", "must be a number")

@@ -1,0 +1,227 @@
+"""A device's local update: real PyTorch training on its data, timed on the simulated clock.
+
+Only time and energy are simulated. The device walks its mini-batches; before each one its policy
+decides what to train (or to stop) from the device's own speed and remaining time, and the work is
+placed on the device's availability trace with the exact clock of :mod:`leantrain.fleet.clock`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from leantrain.fl.policy import BatchDecision, LocalProgress, Stop, make_policy
+from leantrain.fl.setup import FederatedSetup
+from leantrain.fl.task import ClientTask, ClientUpdate
+from leantrain.fleet import Device, device_energy, finish_time
+from leantrain.seeding import torch_generator
+
+__all__ = ["InjectedFault", "failed_update", "run_local_update", "train_step"]
+
+
+class InjectedFault(RuntimeError):
+    """The exception an injected ``exception`` fault raises inside the client."""
+
+
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+) -> float:
+    """One SGD step of the full model on one mini-batch; returns the mini-batch loss."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = nn.functional.cross_entropy(model(inputs), targets)
+    loss.backward()  # type: ignore[no-untyped-call]
+    optimizer.step()
+    return float(loss.detach())
+
+
+def run_local_update(
+    setup: FederatedSetup,
+    task: ClientTask,
+    global_state: Mapping[str, torch.Tensor],
+    model: nn.Module | None = None,
+) -> ClientUpdate:
+    """Run one device's local update for one round.
+
+    Args:
+        setup: The run's setup (the device, its data, the model and its cost).
+        task: The server's instructions.
+        global_state: The global model state sent by the server.
+        model: A scratch model of the right architecture to reuse; a new one is built if None.
+
+    Returns:
+        The device's update, with its simulated arrival time and energy.
+
+    Raises:
+        InjectedFault: When the task carries an injected ``exception`` fault.
+    """
+    device = setup.device(task.device_index)
+    training = setup.config.training
+    state_bytes = setup.state_bytes
+    download_s = device.download_time(state_bytes)
+    upload_s = device.upload_time(state_bytes)
+    start = task.round_start_s + download_s
+    wait_end = task.round_start_s + task.wait_limit_s
+    if task.fault == "exception":
+        raise InjectedFault(f"injected fault on {device.name} in round {task.round}")
+    if task.fault == "timeout":
+        # The device hangs: it is busy until the server stops waiting, and never answers.
+        return _unanswered(device, start, wait_end, download_s, "timeout", math.inf)
+
+    compute_deadline = (
+        None if task.deadline_s is None else task.round_start_s + task.deadline_s - upload_s
+    )
+    data = setup.local_data(task.device_index)
+    batches = _batches(
+        len(data),
+        training.batch_size,
+        training.local_epochs,
+        setup.config.seed,
+        task.round,
+        task.device_index,
+    )
+    policy = make_policy(task.policy, task.options)
+    flops_full = setup.full_cost.train_flops_per_sample
+
+    if model is None:
+        model = setup.build_model()
+    model.load_state_dict(global_state)
+    model.train()
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=training.lr,
+        momentum=training.momentum,
+        weight_decay=training.weight_decay,
+    )
+
+    now = start
+    samples = 0
+    cost_sum = 0.0
+    trained = 0
+    stop: Stop | None = None
+    remaining = sum(len(b) for b in batches)
+    for index, batch in enumerate(batches):
+        progress = LocalProgress(
+            index, len(batches), now, compute_deadline, device, len(batch), remaining, flops_full
+        )
+        decision = policy.decide(progress)
+        if isinstance(decision, Stop):
+            stop = decision
+            break
+        now = _train_batch(model, optimizer, data.x[batch], data.y[batch], decision, device, now)
+        samples += len(batch)
+        remaining -= len(batch)
+        cost_sum += decision.cost_ratio
+        trained += 1
+
+    extra = {"mean_cost_ratio": cost_sum / trained} if trained else {}
+    if stop is not None and stop.discard:
+        busy_until = now
+        if stop.busy_until_deadline and compute_deadline is not None:
+            busy_until = max(now, compute_deadline)
+        # A discarded update never reaches the server in time: the server waits it out.
+        return _unanswered(device, start, busy_until, download_s, stop.reason, math.inf)
+    if trained == 0:
+        # Nothing fitted: the device says so at once, so the server need not wait for it.
+        reason = stop.reason if stop is not None else "no data"
+        return _unanswered(device, start, now, download_s, reason, now - task.round_start_s)
+    arrival = now + upload_s - task.round_start_s
+    if arrival > task.wait_limit_s:
+        reason = "deadline" if task.deadline_s is not None else "timeout"
+        return _unanswered(
+            device,
+            start,
+            min(now, wait_end),
+            download_s,
+            reason,
+            math.inf,
+            upload_s=min(upload_s, max(0.0, wait_end - now)),
+        )
+    state = {key: value.detach().clone() for key, value in model.state_dict().items()}
+    if task.fault == "nan":
+        first_float = next(k for k, v in state.items() if v.is_floating_point())
+        state[first_float].view(-1)[0] = math.nan
+    return ClientUpdate(
+        device=device.name,
+        device_index=device.index,
+        status="ok",
+        state=state,
+        masks=None,
+        num_samples=samples,
+        num_batches=trained,
+        arrival_s=arrival,
+        compute_s=now - start,
+        energy=device_energy(device, now - start, upload_s, download_s),
+        extra=extra,
+    )
+
+
+def _train_batch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    decision: BatchDecision,
+    device: Device,
+    now: float,
+) -> float:
+    """Train one mini-batch as decided and return the simulated time when it is done."""
+    if decision.keep is not None:
+        raise NotImplementedError("sub-model steps are provided by leantrain.distreal")
+    train_step(model, optimizer, inputs, targets)
+    return finish_time(device.trace, device.flops, now, len(targets) * decision.flops_per_sample)
+
+
+def _batches(
+    num_samples: int, batch_size: int, epochs: int, seed: int, round_index: int, device: int
+) -> list[torch.Tensor]:
+    """The mini-batch index lists of the local workload, a fresh seeded order per epoch."""
+    batches: list[torch.Tensor] = []
+    for epoch in range(epochs):
+        order = torch.randperm(
+            num_samples, generator=torch_generator(seed, "data-order", round_index, device, epoch)
+        )
+        batches.extend(torch.split(order, batch_size))
+    return batches
+
+
+def _unanswered(
+    device: Device,
+    compute_start: float,
+    compute_end: float,
+    download_s: float,
+    reason: str,
+    arrival_s: float,
+    *,
+    upload_s: float = 0.0,
+) -> ClientUpdate:
+    """An update that brings nothing to aggregate, charged for the time the device was busy."""
+    compute_s = max(0.0, compute_end - compute_start)
+    return ClientUpdate(
+        device=device.name,
+        device_index=device.index,
+        status="dropped",
+        reason=reason,
+        arrival_s=arrival_s,
+        compute_s=compute_s,
+        energy=device_energy(device, compute_s, upload_s, download_s),
+    )
+
+
+def failed_update(setup: FederatedSetup, task: ClientTask, error: BaseException) -> ClientUpdate:
+    """The update of a client that raised: it reports the error once it had the model."""
+    device = setup.device(task.device_index)
+    download_s = device.download_time(setup.state_bytes)
+    return ClientUpdate(
+        device=device.name,
+        device_index=device.index,
+        status="failed",
+        reason=f"exception: {type(error).__name__}: {error}",
+        arrival_s=download_s,
+        energy=device_energy(device, 0.0, 0.0, download_s),
+    )

@@ -1,0 +1,106 @@
+"""Everything a run derives from its config, the same on the server and on every client.
+
+Building it is deterministic given the config, so a Flower ClientApp on another machine rebuilds
+exactly the device profile, the data partition and the initial model the local engine uses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from leantrain.config import RunConfig
+from leantrain.data import ArrayDataset, DataSplit, load_data, partition
+from leantrain.fleet import Device, Fleet, build_fleet
+from leantrain.nn import ModelCost, build_model, model_cost
+from leantrain.seeding import stream_seed
+
+__all__ = ["FederatedSetup", "build_setup"]
+
+#: Without a configured timeout, the server waits this many deadlines for a silent device.
+DEFAULT_TIMEOUT_DEADLINES = 50.0
+
+
+@dataclass(frozen=True)
+class FederatedSetup:
+    """A run's data, fleet, partition and model, derived from its config.
+
+    Attributes:
+        config: The validated config.
+        data: Train and test sets.
+        fleet: The simulated devices.
+        partitions: Per device (fleet order), the indices of its training samples.
+        full_cost: Training cost of the full model.
+        deadline_s: Round deadline T (configured, or derived from the reference device).
+        timeout_s: How long the server waits for a device when a strategy has no deadline.
+    """
+
+    config: RunConfig
+    data: DataSplit
+    fleet: Fleet
+    partitions: tuple[np.ndarray, ...]
+    full_cost: ModelCost
+    deadline_s: float
+    timeout_s: float
+
+    def build_model(self) -> nn.Module:
+        """A fresh model with the run's deterministic initial weights."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(stream_seed(self.config.seed, "init"))
+            return build_model(
+                self.config.model.name, self.data.train.input_shape, self.data.train.num_classes
+            )
+
+    def local_data(self, device_index: int) -> ArrayDataset:
+        """The training samples held by device ``device_index``."""
+        return self.data.train.subset(self.partitions[device_index])
+
+    def device(self, device_index: int) -> Device:
+        """The device with fleet index ``device_index``."""
+        return self.fleet.devices[device_index]
+
+    @property
+    def state_bytes(self) -> int:
+        """Bytes of the full model state sent each way per round."""
+        return self.full_cost.state_bytes
+
+
+def reference_round_time(
+    device: Device, samples: int, epochs: int, flops_per_sample: float, state_bytes: int
+) -> float:
+    """Time ``device`` at a(t)=1 needs to download, train ``epochs`` over ``samples``, upload."""
+    compute = epochs * samples * flops_per_sample / device.flops
+    return device.download_time(state_bytes) + compute + device.upload_time(state_bytes)
+
+
+def build_setup(config: RunConfig, source: str | Path = "<config>") -> FederatedSetup:
+    """Load data, build the fleet, partition the data and cost the model.
+
+    Raises:
+        InputError: Data, fleet or model do not fit together (e.g. more devices than writers).
+    """
+    data = load_data(config.data, config.seed)
+    fleet = build_fleet(config.fleet, config.seed, source)
+    parts = partition(data.train, config.data, len(fleet.devices), config.seed)
+    probe = build_model(config.model.name, data.train.input_shape, data.train.num_classes)
+    cost = model_cost(probe, data.train.input_shape)
+    training = config.training
+    if training.deadline_s is not None:
+        deadline = training.deadline_s
+    else:
+        median_samples = int(np.median([len(p) for p in parts]))
+        deadline = training.deadline_slack * reference_round_time(
+            fleet.reference,
+            median_samples,
+            training.local_epochs,
+            cost.train_flops_per_sample,
+            cost.state_bytes,
+        )
+    timeout = training.round_timeout_s or DEFAULT_TIMEOUT_DEADLINES * deadline
+    assert math.isfinite(deadline) and deadline > 0
+    return FederatedSetup(config, data, fleet, tuple(parts), cost, deadline, timeout)

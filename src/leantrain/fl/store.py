@@ -1,0 +1,114 @@
+"""The run directory: per-round checkpoints and ``rounds.jsonl``, written atomically (SPEC 7.2).
+
+A checkpoint holds everything needed to resume: the global state, the clock, the energy spent,
+the strategy's own state and every round record so far. ``rounds.jsonl`` is rewritten from the
+same records after each checkpoint, so the two never disagree after a resume.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from leantrain.errors import InputError
+from leantrain.fl.records import RoundRecord
+from leantrain.io import atomic_torch_save, atomic_write_text
+
+__all__ = ["RunState", "RunStore"]
+
+_CHECKPOINT = re.compile(r"^round_(\d{5})\.pt$")
+
+
+@dataclass
+class RunState:
+    """The state of a run after ``round`` rounds.
+
+    Attributes:
+        round: Rounds completed.
+        sim_time_s: Simulated time elapsed.
+        cumulative_energy_j: Energy spent so far.
+        global_state: The global model state.
+        records: One record per completed round.
+        strategy_state: Whatever the strategy keeps across rounds.
+        wall_time_s: Host seconds spent so far.
+    """
+
+    round: int
+    sim_time_s: float
+    cumulative_energy_j: float
+    global_state: dict[str, torch.Tensor]
+    records: list[RoundRecord] = field(default_factory=list)
+    strategy_state: dict[str, Any] = field(default_factory=dict)
+    wall_time_s: float = 0.0
+
+
+class RunStore:
+    """Reads and writes one strategy's run directory.
+
+    Args:
+        directory: The run directory (created if needed).
+        keep_checkpoints: How many of the newest checkpoints to keep.
+    """
+
+    def __init__(self, directory: Path, keep_checkpoints: int = 2) -> None:
+        self.directory = Path(directory)
+        self.keep_checkpoints = keep_checkpoints
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """Where checkpoints go."""
+        return self.directory / "checkpoints"
+
+    @property
+    def rounds_path(self) -> Path:
+        """The ``rounds.jsonl`` file."""
+        return self.directory / "rounds.jsonl"
+
+    def save(self, state: RunState) -> None:
+        """Checkpoint ``state`` and rewrite ``rounds.jsonl`` to match it."""
+        payload = {
+            "round": state.round,
+            "sim_time_s": state.sim_time_s,
+            "cumulative_energy_j": state.cumulative_energy_j,
+            "global_state": state.global_state,
+            "records": [record.to_json() for record in state.records],
+            "strategy_state": state.strategy_state,
+            "wall_time_s": state.wall_time_s,
+        }
+        atomic_torch_save(self.checkpoint_dir / f"round_{state.round:05d}.pt", payload)
+        atomic_write_text(self.rounds_path, "".join(r.to_json() + "\n" for r in state.records))
+        for old in self._checkpoints()[: -self.keep_checkpoints]:
+            old.unlink(missing_ok=True)
+
+    def latest(self) -> RunState | None:
+        """The newest checkpoint's state, or None when the directory holds none.
+
+        Raises:
+            InputError: The newest checkpoint cannot be read.
+        """
+        checkpoints = self._checkpoints()
+        if not checkpoints:
+            return None
+        path = checkpoints[-1]
+        try:
+            payload = torch.load(path, weights_only=False)
+            return RunState(
+                round=int(payload["round"]),
+                sim_time_s=float(payload["sim_time_s"]),
+                cumulative_energy_j=float(payload["cumulative_energy_j"]),
+                global_state=dict(payload["global_state"]),
+                records=[RoundRecord.from_json(line) for line in payload["records"]],
+                strategy_state=dict(payload["strategy_state"]),
+                wall_time_s=float(payload["wall_time_s"]),
+            )
+        except (OSError, KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise InputError(path, "<checkpoint>", f"cannot resume from it: {error}") from None
+
+    def _checkpoints(self) -> list[Path]:
+        if not self.checkpoint_dir.is_dir():
+            return []
+        return sorted(p for p in self.checkpoint_dir.iterdir() if _CHECKPOINT.match(p.name))

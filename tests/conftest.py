@@ -1,0 +1,80 @@
+"""Shared fixtures: a tiny real federated setup on scikit-learn's digits."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leantrain.config import RunConfig, parse_config
+
+TINY_RUN: dict[str, Any] = {
+    "seed": 3,
+    "data": {"source": "digits", "partition": "iid"},
+    "model": {"name": "digits-cnn"},
+    "training": {
+        "rounds": 3,
+        "devices_per_round": 4,
+        "batch_size": 16,
+        "lr": 0.1,
+        "accuracy_targets": [0.5, 0.9],
+    },
+    "fleet": {
+        "classes": [
+            {
+                "name": "fast",
+                "count": 4,
+                "flops": 4.0e8,
+                "power_w": 10.0,
+                "bandwidth_bps": 1.0e7,
+                "tx_power_w": 1.0,
+                "trace": {"kind": "periodic", "period_s": 0.3, "low": 0.2, "high": 1.0},
+            },
+            {
+                "name": "mid",
+                "count": 4,
+                "flops": 2.0e8,
+                "power_w": 5.0,
+                "bandwidth_bps": 1.0e7,
+                "tx_power_w": 1.0,
+                "trace": {"kind": "periodic", "period_s": 0.3, "low": 0.2, "high": 1.0},
+            },
+            {
+                "name": "slow",
+                "count": 4,
+                "flops": 5.0e7,
+                "power_w": 2.0,
+                "bandwidth_bps": 1.0e7,
+                "tx_power_w": 1.0,
+            },
+        ]
+    },
+}
+
+
+def tiny_raw(**sections: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of TINY_RUN with ``sections`` merged into its top-level sections."""
+    raw = copy.deepcopy(TINY_RUN)
+    for name, values in sections.items():
+        if isinstance(raw.get(name), dict) and isinstance(values, dict):
+            raw[name].update(values)
+        else:
+            raw[name] = values
+    return raw
+
+
+def tiny_config(**sections: dict[str, Any]) -> RunConfig:
+    """TINY_RUN validated, with ``sections`` merged in."""
+    return parse_config(tiny_raw(**sections))
+
+
+@pytest.fixture
+def tiny() -> RunConfig:
+    return tiny_config()
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    return tmp_path / "run"

@@ -1,0 +1,123 @@
+"""The command line: end-to-end runs on tiny data, and bad input giving exit code 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+from typer.testing import CliRunner
+
+from conftest import tiny_raw
+from leantrain.cli import app
+
+runner = CliRunner()
+
+
+def _write(tmp_path: Path, raw: dict[str, Any], name: str = "run.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(tomli_w.dumps(raw))
+    return path
+
+
+def _assert_input_error(result: Any, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_train_compare_and_report_end_to_end(tmp_path: Path) -> None:
+    config = _write(tmp_path, tiny_raw(training={"rounds": 2}))
+    out = tmp_path / "train"
+    result = runner.invoke(
+        app, ["train", str(config), "--strategy", "fedavg-drop", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("config.toml", "rounds.jsonl", "summary.json", "accuracy.png", "energy.png"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary) == {"fedavg-drop"}
+    assert set(summary["fedavg-drop"]["time_to_accuracy_s"]) == {"0.5", "0.9"}
+
+    compared = tmp_path / "compare"
+    result = runner.invoke(app, ["compare", str(config), "--out", str(compared)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((compared / "summary.json").read_text())
+    assert list(summary) == ["fedavg", "fedavg-drop", "fedavg-partial"]
+    for name in summary:
+        assert (compared / name / "rounds.jsonl").is_file()
+    assert "fedavg-partial" in result.stdout
+
+    result = runner.invoke(app, ["report", str(compared)])
+    assert result.exit_code == 0, result.output
+    report = (compared / "report.md").read_text()
+    assert "fedavg-drop" in report and "accuracy.png" in report
+
+
+def test_an_existing_run_is_never_overwritten_without_resume(tmp_path: Path) -> None:
+    config = _write(tmp_path, tiny_raw(training={"rounds": 1}))
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["train", str(config), "--out", str(out)]).exit_code == 0
+    before = (out / "rounds.jsonl").read_bytes()
+    result = runner.invoke(app, ["train", str(config), "--out", str(out)])
+    _assert_input_error(result, "--out", "--resume")
+    assert (out / "rounds.jsonl").read_bytes() == before
+
+
+def _trace_csv(tmp_path: Path, text: str) -> dict[str, Any]:
+    csv = tmp_path / "trace.csv"
+    csv.write_text(text)
+    raw = tiny_raw()
+    raw["fleet"]["classes"][0]["trace"] = {"kind": "csv", "path": "trace.csv"}
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragments"),
+    [
+        (lambda raw, tmp: raw["training"].update(epochs=3), ["training.epochs", "unknown key"]),
+        (lambda raw, tmp: raw["training"].update(rounds="many"), ["training.rounds"]),
+        (
+            lambda raw, tmp: raw["fleet"]["classes"][1].update(flops=-1.0),
+            ["fleet.classes[1].flops", "greater than 0"],
+        ),
+        (lambda raw, tmp: raw["fleet"].update(classes=[]), ["fleet.classes"]),
+        (
+            lambda raw, tmp: raw.update(data={"source": "cifar10", "path": "nowhere"}),
+            ["data.path", "does not exist"],
+        ),
+    ],
+    ids=["unknown-key", "wrong-type", "negative-speed", "empty-fleet", "missing-data-dir"],
+)
+def test_malformed_configs_exit_2_with_one_line(
+    tmp_path: Path, mutate: Any, fragments: list[str]
+) -> None:
+    raw = tiny_raw()
+    mutate(raw, tmp_path)
+    config = _write(tmp_path, raw)
+    result = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "out")])
+    _assert_input_error(result, str(config), *fragments)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_trace_csv_with_bad_rows_exits_2_naming_the_csv_and_row(tmp_path: Path) -> None:
+    raw = _trace_csv(tmp_path, "time_s,availability\n0,1.0\n5,abc\n")
+    config = _write(tmp_path, raw)
+    result = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "out")])
+    _assert_input_error(result, "trace.csv", "row 3")
+
+
+def test_unknown_strategy_and_unreadable_config(tmp_path: Path) -> None:
+    config = _write(tmp_path, tiny_raw())
+    _assert_input_error(
+        runner.invoke(app, ["train", str(config), "--strategy", "nope"]), "strategy", "nope"
+    )
+    _assert_input_error(runner.invoke(app, ["train", str(tmp_path / "absent.toml")]), "absent.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[training\nrounds = 2\n")
+    _assert_input_error(runner.invoke(app, ["train", str(broken)]), "broken.toml")
