@@ -21,7 +21,7 @@ class Evaluator:
         batch_size: Evaluation batch size (memory only; results do not depend on it).
     """
 
-    def __init__(self, model: nn.Module, test: ArrayDataset, batch_size: int = 1000) -> None:
+    def __init__(self, model: nn.Module, test: ArrayDataset, batch_size: int = 256) -> None:
         self.model = model
         self.test = test
         self.batch_size = batch_size

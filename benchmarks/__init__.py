@@ -1,0 +1,1 @@
+"""Benchmarks: run by hand or by ``make bench``; results go to ``docs/benchmarks.md``."""
