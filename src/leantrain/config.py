@@ -27,6 +27,8 @@ __all__ = [
     "CsvTraceConfig",
     "DataConfig",
     "DeviceClassConfig",
+    "DistrealConfig",
+    "DseConfig",
     "FaultConfig",
     "FleetConfig",
     "MarkovTraceConfig",
@@ -245,6 +247,48 @@ class FaultConfig(StrictModel):
     )
 
 
+class DseConfig(StrictModel):
+    """DISTREAL's design-space exploration (SPEC 4).
+
+    Attributes:
+        levels: Grid size G: each group's dropout rate is one of 0, 1/G, …, (G−1)/G.
+        population: NSGA-II population size.
+        generations: NSGA-II generations (the seeded first population counts as one).
+        batches: S, the masked mini-batches of central training behind the proxy Q(d).
+        batch_size: Mini-batch size of that training; None uses ``training.batch_size``.
+        seeds: Mask/data seeds Q(d) is averaged over.
+        warmup_batches: Full-model mini-batches that make the partly trained checkpoint.
+        validation_samples: Held-out training samples Q(d) is measured on.
+    """
+
+    levels: Annotated[int, Field(ge=2, le=64)] = 8
+    population: Annotated[int, Field(ge=4)] = 16
+    generations: Annotated[int, Field(ge=1)] = 8
+    batches: Annotated[int, Field(ge=1)] = 20
+    batch_size: Annotated[int, Field(ge=1)] | None = None
+    seeds: Annotated[int, Field(ge=1)] = 2
+    warmup_batches: Annotated[int, Field(ge=1)] = 100
+    validation_samples: Annotated[int, Field(ge=10)] = 1000
+
+
+class DistrealConfig(StrictModel):
+    """Settings of DISTREAL and of the sub-model baselines.
+
+    Attributes:
+        front: A Pareto front written by ``leantrain explore``; None runs the DSE when a run
+            needs the front (and caches it next to the run).
+        scale_outputs: Multiply each kept channel by C_l/k_l where it is read (inverted dropout).
+        overrun: What a device does when even the cheapest front point cannot finish its work
+            before the deadline: ``partial`` sends what it trained; ``drop`` discards it.
+        dse: The design-space exploration.
+    """
+
+    front: Path | None = None
+    scale_outputs: bool = True
+    overrun: Literal["partial", "drop"] = "partial"
+    dse: DseConfig = DseConfig()
+
+
 class RunConfig(StrictModel):
     """A whole run: data, model, fleet, training schedule and strategies.
 
@@ -259,6 +303,7 @@ class RunConfig(StrictModel):
     fleet: FleetConfig
     training: TrainingConfig = TrainingConfig()
     faults: FaultConfig = FaultConfig()
+    distreal: DistrealConfig = DistrealConfig()
     strategies: list[str] = Field(default=["fedavg", "fedavg-drop", "fedavg-partial"], min_length=1)
 
 
@@ -314,7 +359,13 @@ def _resolve_paths(config: RunConfig, base: Path, source: str | Path) -> RunConf
             )
         classes.append(device_class)
     fleet = config.fleet.model_copy(update={"classes": classes})
-    return config.model_copy(update={"data": data, "fleet": fleet})
+    distreal = config.distreal
+    if distreal.front is not None:
+        front = distreal.front if distreal.front.is_absolute() else base / distreal.front
+        if not front.is_file():
+            raise InputError(source, "distreal.front", f"no such file: {front}")
+        distreal = distreal.model_copy(update={"front": front})
+    return config.model_copy(update={"data": data, "fleet": fleet, "distreal": distreal})
 
 
 def load_config(path: str | Path) -> RunConfig:

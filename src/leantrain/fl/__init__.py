@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from leantrain.fl import fedavg as _fedavg  # noqa: F401 - registers the FedAvg baselines
+from leantrain.fl import feddropout as _feddropout  # noqa: F401 - registers feddropout
+from leantrain.fl import fjord as _fjord  # noqa: F401 - registers fjord
+from leantrain.fl import heterofl as _heterofl  # noqa: F401 - registers heterofl
 from leantrain.fl.aggregate import WeightedUpdate, is_finite_state, masked_average
 from leantrain.fl.evaluate import Evaluator
 from leantrain.fl.executor import ClientExecutor

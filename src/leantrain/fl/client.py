@@ -13,10 +13,11 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from leantrain.fl.policy import BatchDecision, LocalProgress, Stop, make_policy
+from leantrain.fl.policy import LocalProgress, PolicyContext, Stop, make_policy
 from leantrain.fl.setup import FederatedSetup
 from leantrain.fl.task import ClientTask, ClientUpdate
 from leantrain.fleet import Device, device_energy, finish_time
+from leantrain.nn.submodel import SlicedTrainer, TrainedMasks
 from leantrain.seeding import torch_generator
 
 __all__ = ["InjectedFault", "failed_update", "run_local_update", "train_step"]
@@ -85,7 +86,10 @@ def run_local_update(
         task.round,
         task.device_index,
     )
-    policy = make_policy(task.policy, task.options)
+    context = PolicyContext(
+        setup, torch_generator(setup.config.seed, "masks", task.round, task.device_index)
+    )
+    policy = make_policy(task.policy, task.options, context)
     flops_full = setup.full_cost.train_flops_per_sample
 
     if model is None:
@@ -105,6 +109,9 @@ def run_local_update(
     trained = 0
     stop: Stop | None = None
     remaining = sum(len(b) for b in batches)
+    sliced: SlicedTrainer | None = None
+    trained_masks: TrainedMasks | None = None
+    selections: list[list[float]] = []
     for index, batch in enumerate(batches):
         progress = LocalProgress(
             index, len(batches), now, compute_deadline, device, len(batch), remaining, flops_full
@@ -113,7 +120,23 @@ def run_local_update(
         if isinstance(decision, Stop):
             stop = decision
             break
-        now = _train_batch(model, optimizer, data.x[batch], data.y[batch], decision, device, now)
+        selections.append([now, decision.cost_ratio])
+        inputs, targets = data.x[batch], data.y[batch]
+        if decision.keep is None:
+            train_step(model, optimizer, inputs, targets)
+        else:
+            if sliced is None:
+                sliced = SlicedTrainer(
+                    model,
+                    setup.channel_groups,
+                    scale_outputs=setup.config.distreal.scale_outputs,
+                )
+                trained_masks = TrainedMasks(model.state_dict(), setup.channel_groups)
+                trained_masks.add_full_steps(trained)
+            sliced.step(optimizer, inputs, targets, decision.keep)
+        if trained_masks is not None:
+            trained_masks.add(decision.keep)
+        now = finish_time(device.trace, device.flops, now, len(batch) * decision.flops_per_sample)
         samples += len(batch)
         remaining -= len(batch)
         cost_sum += decision.cost_ratio
@@ -151,30 +174,15 @@ def run_local_update(
         device_index=device.index,
         status="ok",
         state=state,
-        masks=None,
+        masks=None if trained_masks is None else trained_masks.masks(),
         num_samples=samples,
         num_batches=trained,
         arrival_s=arrival,
         compute_s=now - start,
         energy=device_energy(device, now - start, upload_s, download_s),
         extra=extra,
+        selections=selections if trained_masks is not None else [],
     )
-
-
-def _train_batch(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    inputs: torch.Tensor,
-    targets: torch.Tensor,
-    decision: BatchDecision,
-    device: Device,
-    now: float,
-) -> float:
-    """Train one mini-batch as decided and return the simulated time when it is done."""
-    if decision.keep is not None:
-        raise NotImplementedError("sub-model steps are provided by leantrain.distreal")
-    train_step(model, optimizer, inputs, targets)
-    return finish_time(device.trace, device.flops, now, len(targets) * decision.flops_per_sample)
 
 
 def _batches(

@@ -14,7 +14,7 @@ class FedAvg(Strategy):
 
     has_deadline = False
 
-    def instruct(self, round_index: int, device: Device) -> Instruction:
+    def instruct(self, round_index: int, device: Device, round_start_s: float) -> Instruction:
         return Instruction("full")
 
 
@@ -22,7 +22,7 @@ class FedAvg(Strategy):
 class FedAvgDrop(Strategy):
     """FedAvg with the round deadline T: devices that cannot finish in time are dropped."""
 
-    def instruct(self, round_index: int, device: Device) -> Instruction:
+    def instruct(self, round_index: int, device: Device, round_start_s: float) -> Instruction:
         return Instruction("drop")
 
 
@@ -30,5 +30,5 @@ class FedAvgDrop(Strategy):
 class FedAvgPartial(Strategy):
     """FedAvg where each device stops at the deadline T and sends what it trained so far."""
 
-    def instruct(self, round_index: int, device: Device) -> Instruction:
+    def instruct(self, round_index: int, device: Device, round_start_s: float) -> Instruction:
         return Instruction("partial")

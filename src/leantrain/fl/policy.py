@@ -14,7 +14,10 @@ from typing import Any, ClassVar
 
 import torch
 
+from leantrain.fl.setup import FederatedSetup
 from leantrain.fleet import Device, finish_time
+from leantrain.nn.groups import ChannelGroups
+from leantrain.nn.submodel import SubModelCost
 
 __all__ = [
     "POLICIES",
@@ -24,6 +27,7 @@ __all__ = [
     "LocalPolicy",
     "LocalProgress",
     "PartialPolicy",
+    "PolicyContext",
     "Stop",
     "make_policy",
     "register_policy",
@@ -58,6 +62,30 @@ class LocalProgress:
     def finish_of(self, work_flops: float) -> float:
         """Simulated time at which ``work_flops`` started now would be done on this device."""
         return finish_time(self.device.trace, self.device.flops, self.now_s, work_flops)
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """What a device knows about the model it trains, for policies that train sub-models.
+
+    Attributes:
+        setup: The run's setup (the model's channel groups are derived from it on first use, so
+            full-model policies work on models channel dropout does not support).
+        generator: The device's random stream for this round (fresh channel subsets).
+    """
+
+    setup: FederatedSetup
+    generator: torch.Generator
+
+    @property
+    def groups(self) -> ChannelGroups:
+        """The model's droppable channel groups."""
+        return self.setup.channel_groups
+
+    @property
+    def cost(self) -> SubModelCost:
+        """R of any sub-network (kept channel counts per group)."""
+        return self.setup.submodel_cost
 
 
 @dataclass(frozen=True)
@@ -96,12 +124,15 @@ class LocalPolicy(ABC):
 
     Args:
         options: The policy options a strategy put in the task.
+        context: The model's channel groups and the device's random stream, for policies that
+            train sub-models; built by the client.
     """
 
     name: ClassVar[str]
 
-    def __init__(self, options: Mapping[str, Any]) -> None:
+    def __init__(self, options: Mapping[str, Any], context: PolicyContext) -> None:
         self.options = dict(options)
+        self.context = context
 
     @abstractmethod
     def decide(self, progress: LocalProgress) -> BatchDecision | Stop:
@@ -122,13 +153,13 @@ def register_policy(name: str) -> Callable[[type[LocalPolicy]], type[LocalPolicy
     return add
 
 
-def make_policy(name: str, options: Mapping[str, Any]) -> LocalPolicy:
+def make_policy(name: str, options: Mapping[str, Any], context: PolicyContext) -> LocalPolicy:
     """Build the policy ``name`` with ``options``.
 
     Raises:
         KeyError: No policy of that name is registered.
     """
-    return POLICIES[name](options)
+    return POLICIES[name](options, context)
 
 
 @register_policy("full")

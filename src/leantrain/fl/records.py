@@ -36,6 +36,9 @@ class RoundRecord:
             ``non-finite update``, ``timeout``...).
         round_time_s: Simulated duration of the round.
         extra: Strategy-specific figures (e.g. the mean chosen cost ratio).
+        selections: Per device, ``[simulated time, cost ratio R]`` of every mini-batch it trained
+            (the per-device log of chosen sub-models); kept out of ``rounds.jsonl`` and written
+            to ``selections.jsonl``.
     """
 
     round: int
@@ -49,10 +52,14 @@ class RoundRecord:
     reasons: dict[str, str] = field(default_factory=dict)
     round_time_s: float = 0.0
     extra: dict[str, float] = field(default_factory=dict)
+    selections: dict[str, list[list[float]]] = field(default_factory=dict)
 
-    def to_json(self) -> str:
-        """One line of ``rounds.jsonl``."""
-        return json.dumps(asdict(self), sort_keys=True)
+    def to_json(self, *, selections: bool = True) -> str:
+        """The record as one JSON line; ``rounds.jsonl`` leaves out the selections."""
+        data = asdict(self)
+        if not selections:
+            del data["selections"]
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RoundRecord:

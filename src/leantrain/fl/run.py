@@ -47,6 +47,7 @@ def run_strategy(
     check_strategies([strategy_name])
     strategy = make_strategy(strategy_name, setup)
     store = RunStore(directory)
+    strategy.prepare(directory)
     evaluator = Evaluator(setup.build_model(), setup.data.test)
     executor = executor_factory(setup)
     try:

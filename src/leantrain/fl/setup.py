@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,11 @@ from torch import nn
 
 from leantrain.config import RunConfig
 from leantrain.data import ArrayDataset, DataSplit, load_data, partition
+from leantrain.errors import InputError
 from leantrain.fleet import Device, Fleet, build_fleet
 from leantrain.nn import ModelCost, build_model, model_cost
+from leantrain.nn.groups import ChannelGroups, UnsupportedModelError, channel_groups
+from leantrain.nn.submodel import SubModelCost
 from leantrain.seeding import stream_seed
 
 __all__ = ["FederatedSetup", "build_setup"]
@@ -63,6 +67,23 @@ class FederatedSetup:
     def device(self, device_index: int) -> Device:
         """The device with fleet index ``device_index``."""
         return self.fleet.devices[device_index]
+
+    @cached_property
+    def channel_groups(self) -> ChannelGroups:
+        """The model's droppable channel groups (traced once, on first use).
+
+        Raises:
+            InputError: The model has layers channel dropout cannot slice.
+        """
+        try:
+            return channel_groups(self.build_model(), self.data.train.input_shape)
+        except UnsupportedModelError as error:
+            raise InputError(None, "model.name", str(error)) from None
+
+    @cached_property
+    def submodel_cost(self) -> SubModelCost:
+        """R(d) of the model's sub-networks."""
+        return SubModelCost(self.channel_groups, self.full_cost)
 
     @property
     def state_bytes(self) -> int:

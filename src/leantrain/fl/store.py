@@ -7,6 +7,7 @@ same records after each checkpoint, so the two never disagree after a resume.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,11 @@ class RunStore:
         """The ``rounds.jsonl`` file."""
         return self.directory / "rounds.jsonl"
 
+    @property
+    def selections_path(self) -> Path:
+        """``selections.jsonl``: per round and device, the chosen cost ratio R over time."""
+        return self.directory / "selections.jsonl"
+
     def save(self, state: RunState) -> None:
         """Checkpoint ``state`` and rewrite ``rounds.jsonl`` to match it."""
         payload = {
@@ -80,7 +86,18 @@ class RunStore:
             "wall_time_s": state.wall_time_s,
         }
         atomic_torch_save(self.checkpoint_dir / f"round_{state.round:05d}.pt", payload)
-        atomic_write_text(self.rounds_path, "".join(r.to_json() + "\n" for r in state.records))
+        atomic_write_text(
+            self.rounds_path, "".join(r.to_json(selections=False) + "\n" for r in state.records)
+        )
+        logged = [r for r in state.records if r.selections]
+        if logged:
+            atomic_write_text(
+                self.selections_path,
+                "".join(
+                    json.dumps({"round": r.round, "devices": r.selections}, sort_keys=True) + "\n"
+                    for r in logged
+                ),
+            )
         for old in self._checkpoints()[: -self.keep_checkpoints]:
             old.unlink(missing_ok=True)
 

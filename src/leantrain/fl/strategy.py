@@ -13,6 +13,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -69,8 +70,9 @@ class Strategy(ABC):
     # --- the steps a strategy supplies or overrides ---------------------------------------
 
     @abstractmethod
-    def instruct(self, round_index: int, device: Device) -> Instruction:
-        """The local policy and options for ``device`` in round ``round_index``."""
+    def instruct(self, round_index: int, device: Device, round_start_s: float) -> Instruction:
+        """The local policy and options for ``device`` in round ``round_index``, which starts at
+        simulated time ``round_start_s``."""
 
     def select(self, round_index: int) -> list[Device]:
         """Devices taking part in the round: a seeded uniform sample without replacement."""
@@ -89,7 +91,7 @@ class Strategy(ABC):
         wait_limit = self.setup.deadline_s if self.has_deadline else self.setup.timeout_s
         tasks = []
         for device in devices:
-            instruction = self.instruct(round_index, device)
+            instruction = self.instruct(round_index, device, round_start_s)
             tasks.append(
                 ClientTask(
                     round=round_index,
@@ -117,6 +119,14 @@ class Strategy(ABC):
             if u.state is not None
         ]
         return masked_average(global_state, weighted)
+
+    def evaluation_state(self, state: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
+        """The state to evaluate for a global state (itself by default)."""
+        return state
+
+    def prepare(self, directory: Path) -> None:  # noqa: B027 - most strategies need nothing
+        """Get ready before the first round; ``directory`` is the run directory, where the
+        strategy may keep what it derived (e.g. DISTREAL's front)."""
 
     def state_dict(self) -> dict[str, Any]:
         """What the strategy keeps across rounds, for checkpoints (nothing by default)."""
@@ -170,7 +180,7 @@ class Strategy(ABC):
             accuracy: float | None = None
             loss: float | None = None
             if round_index % training.eval_every == 0 or round_index == training.rounds:
-                accuracy, loss = evaluate(new_state)
+                accuracy, loss = evaluate(self.evaluation_state(new_state))
             wall = time.perf_counter() - began
             record = RoundRecord(
                 round=round_index,
@@ -184,6 +194,7 @@ class Strategy(ABC):
                 reasons=reasons,
                 round_time_s=round_time,
                 extra=_mean_extras(accepted),
+                selections={u.device: u.selections for u in accepted if u.selections},
             )
             state = RunState(
                 round=round_index,

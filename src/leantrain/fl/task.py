@@ -63,6 +63,7 @@ class ClientUpdate:
         compute_s: Simulated compute time charged for energy.
         energy: Energy the device spent in this round.
         extra: Policy-specific figures (e.g. the mean cost ratio of the chosen sub-models).
+        selections: ``[simulated start time, cost ratio R]`` of each trained mini-batch.
     """
 
     device: str
@@ -77,3 +78,4 @@ class ClientUpdate:
     compute_s: float = 0.0
     energy: EnergyBreakdown = field(default_factory=lambda: EnergyBreakdown(0.0, 0.0, 0.0))
     extra: dict[str, float] = field(default_factory=dict)
+    selections: list[list[float]] = field(default_factory=list)

@@ -1,0 +1,376 @@
+"""Sub-networks of kept channels: their cost, and one SGD step on them (SPEC 4).
+
+:class:`SlicedTrainer` trains one mini-batch on a **physically smaller dense sub-network**: every
+tensor indexed by a channel group is sliced to the kept channels (``W[kept_out][:, kept_in]``), the
+forward and backward run on the small tensors through :func:`torch.func.functional_call`, and the
+updated slices are scattered back into the full model. The optimizer's momentum buffers stay
+full-size and only their kept entries change; BatchNorm statistics of dropped channels are never
+touched. :func:`masked_step` is the independent oracle: the full network with the dropped channels
+zeroed, a plain ``torch.optim.SGD`` step, and every dropped entry restored afterwards.
+
+Optional output scaling multiplies each kept channel by C_l / k_l where it is read (inverted
+dropout), so that the full model sees activations of the same expected size at evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from leantrain.nn.cost import ModelCost
+from leantrain.nn.groups import ChannelGroups, TensorSlice
+
+__all__ = [
+    "Keep",
+    "SlicedTrainer",
+    "SubModelCost",
+    "TrainedMasks",
+    "first_keep",
+    "masked_step",
+    "random_keep",
+]
+
+#: Kept output-channel indices per channel group name (sorted, int64). A group that is missing
+#: keeps all its channels.
+Keep = Mapping[str, torch.Tensor]
+
+
+def random_keep(
+    groups: ChannelGroups, counts: Sequence[int], generator: torch.Generator
+) -> dict[str, torch.Tensor]:
+    """A fresh uniform random subset of ``counts[l]`` channels per group (sorted indices)."""
+    keep: dict[str, torch.Tensor] = {}
+    for group, count in zip(groups.groups, counts, strict=True):
+        chosen = torch.randperm(group.channels, generator=generator)[:count]
+        keep[group.name] = chosen.sort().values
+    return keep
+
+
+def first_keep(groups: ChannelGroups, counts: Sequence[int]) -> dict[str, torch.Tensor]:
+    """The first ``counts[l]`` channels of each group (nested, ordered sub-networks)."""
+    return {
+        group.name: torch.arange(count, dtype=torch.int64)
+        for group, count in zip(groups.groups, counts, strict=True)
+    }
+
+
+@dataclass(frozen=True)
+class _LayerShare:
+    flops: float
+    out_group: int | None
+    in_group: int | None
+
+
+class SubModelCost:
+    """R(k) = training FLOPs of the sub-network / training FLOPs of the full network.
+
+    Every counted layer's FLOPs (forward, grad-weight and grad-input alike) are proportional to
+    its input channels times its output channels, so keeping k_out of C_out and k_in of C_in
+    scales the layer by (k_out/C_out)·(k_in/C_in), exactly.
+
+    Args:
+        groups: The model's channel groups.
+        cost: The full model's cost (:func:`leantrain.nn.model_cost`).
+    """
+
+    def __init__(self, groups: ChannelGroups, cost: ModelCost) -> None:
+        self.groups = groups
+        self.full_flops = cost.train_flops_per_sample
+        out_of: dict[str, int] = {}
+        in_of: dict[str, int] = {}
+        for index, group in enumerate(groups.groups):
+            for piece in group.slices:
+                if piece.key.endswith(".weight"):
+                    layer = piece.key.removesuffix(".weight")
+                    (in_of if piece.reads else out_of)[layer] = index
+        self._layers = tuple(
+            _LayerShare(layer.train_flops, out_of.get(layer.name), in_of.get(layer.name))
+            for layer in cost.layers
+        )
+
+    def flops(self, counts: Sequence[int]) -> float:
+        """Training FLOPs per sample of the sub-network keeping ``counts[l]`` channels of group
+        l."""
+        channels = self.groups.channels
+        total = 0.0
+        for layer in self._layers:
+            share = layer.flops
+            if layer.out_group is not None:
+                share *= counts[layer.out_group] / channels[layer.out_group]
+            if layer.in_group is not None:
+                share *= counts[layer.in_group] / channels[layer.in_group]
+            total += share
+        return total
+
+    def ratio(self, counts: Sequence[int]) -> float:
+        """R for the kept channel counts ``counts``."""
+        return self.flops(counts) / self.full_flops
+
+    def ratio_of(self, dropout: Sequence[float]) -> float:
+        """R(d) for the dropout vector ``dropout``."""
+        return self.ratio(self.groups.keep_counts(dropout))
+
+
+def _sgd_settings(optimizer: torch.optim.Optimizer) -> tuple[float, float, float]:
+    if not isinstance(optimizer, torch.optim.SGD) or len(optimizer.param_groups) != 1:
+        raise TypeError("sliced training supports one torch.optim.SGD parameter group")
+    group = optimizer.param_groups[0]
+    if group["nesterov"] or group["dampening"] != 0 or group["maximize"]:
+        raise TypeError("sliced training supports SGD without nesterov, dampening or maximize")
+    return float(group["lr"]), float(group["momentum"]), float(group["weight_decay"])
+
+
+class SlicedTrainer:
+    """One SGD step on the sub-network of kept channels, scattered back into the full model.
+
+    Args:
+        model: The full model; its parameters and buffers are updated in place.
+        groups: Its channel groups.
+        scale_outputs: Multiply each kept channel by C_l / k_l where it is read.
+    """
+
+    def __init__(self, model: nn.Module, groups: ChannelGroups, *, scale_outputs: bool) -> None:
+        self.model = model
+        self.groups = groups
+        self.scale_outputs = scale_outputs
+        self._params = dict(model.named_parameters())
+        self._buffers = dict(model.named_buffers())
+        # Per state key: (group name, slice) for each indexed dimension.
+        self._slices: dict[str, list[tuple[str, TensorSlice]]] = {}
+        for group in groups.groups:
+            for piece in group.slices:
+                self._slices.setdefault(piece.key, []).append((group.name, piece))
+
+    def step(
+        self,
+        optimizer: torch.optim.Optimizer,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        keep: Keep,
+    ) -> float:
+        """Train one mini-batch on the kept channels; returns the mini-batch loss.
+
+        Args:
+            optimizer: The ``torch.optim.SGD`` over the model's parameters; its momentum buffers
+                are created full-size (zeros, which equals SGD's first-step rule) when missing.
+            inputs: The mini-batch.
+            targets: Its labels.
+            keep: Kept channel indices per group.
+        """
+        lr, momentum, weight_decay = _sgd_settings(optimizer)
+        index = {key: self._index(key, keep) for key in self._slices}
+        leaves: dict[str, torch.Tensor] = {}
+        used: dict[str, torch.Tensor] = {}
+        with torch.no_grad():
+            for key, param in self._params.items():
+                leaf = _take(param, index.get(key)).requires_grad_(True)
+                leaves[key] = leaf
+                used[key] = leaf
+            # Integer buffers (BatchNorm's batch counter) are passed as they are and count up.
+            sliced_buffers = {
+                key: _take(buffer, index.get(key)) if buffer.is_floating_point() else buffer
+                for key, buffer in self._buffers.items()
+            }
+        if self.scale_outputs:
+            for key, leaf in leaves.items():
+                factor = self._read_scale(key, keep)
+                if factor != 1.0:
+                    used[key] = leaf * factor
+        logits = functional_call(self.model, {**used, **sliced_buffers}, (inputs,))
+        loss = nn.functional.cross_entropy(logits, targets)
+        loss.backward()  # type: ignore[no-untyped-call]
+        with torch.no_grad():
+            for key, param in self._params.items():
+                leaf = leaves[key]
+                grad = leaf.grad if leaf.grad is not None else torch.zeros_like(leaf)
+                if weight_decay:
+                    grad = grad.add(leaf, alpha=weight_decay)
+                if momentum:
+                    state = optimizer.state[param]
+                    buffer = state.get("momentum_buffer")
+                    if buffer is None:
+                        buffer = torch.zeros_like(param)
+                        state["momentum_buffer"] = buffer
+                    slot = _take(buffer, index.get(key)).mul_(momentum).add_(grad)
+                    _put(buffer, index.get(key), slot)
+                    grad = slot
+                _put(param, index.get(key), leaf.detach().add(grad, alpha=-lr))
+            for key, buffer in self._buffers.items():
+                if buffer.is_floating_point():
+                    _put(buffer, index.get(key), sliced_buffers[key])
+        return float(loss.detach())
+
+    def _index(self, key: str, keep: Keep) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        dims: list[torch.Tensor | None] = [None, None]
+        for group, piece in self._slices[key]:
+            if group in keep:
+                dims[piece.dim] = piece.indices(keep[group])
+        return dims[0], dims[1]
+
+    def _read_scale(self, key: str, keep: Keep) -> float:
+        factor = 1.0
+        for group, piece in self._slices.get(key, ()):
+            if piece.reads and group in keep:
+                channels = self.groups.groups[self.groups.names.index(group)].channels
+                factor *= channels / len(keep[group])
+        return factor
+
+
+def _take(
+    tensor: torch.Tensor, index: tuple[torch.Tensor | None, torch.Tensor | None] | None
+) -> torch.Tensor:
+    """A copy of the entries of ``tensor`` at ``index`` (dims 0 and 1; None keeps a dim whole)."""
+    if index is None:
+        return tensor.detach().clone()
+    rows, cols = index
+    out = tensor.detach()
+    if rows is not None:
+        out = out.index_select(0, rows)
+    if cols is not None:
+        out = out.index_select(1, cols)
+    return out.clone() if rows is None and cols is None else out
+
+
+def _put(
+    tensor: torch.Tensor,
+    index: tuple[torch.Tensor | None, torch.Tensor | None] | None,
+    values: torch.Tensor,
+) -> None:
+    """Write ``values`` into the entries of ``tensor`` at ``index``."""
+    if index is None or index == (None, None):
+        tensor.copy_(values)
+        return
+    rows, cols = index
+    if rows is not None and cols is not None:
+        tensor[rows.unsqueeze(1), cols.unsqueeze(0)] = values
+    elif rows is not None:
+        tensor[rows] = values
+    else:
+        tensor[:, cols] = values
+
+
+def _entry_masks(
+    state: Mapping[str, torch.Tensor], groups: ChannelGroups, keep: Keep
+) -> dict[str, torch.Tensor]:
+    """Per indexed state key, a boolean tensor of the entries the sub-network holds."""
+    masks: dict[str, torch.Tensor] = {}
+    for group in groups.groups:
+        if group.name not in keep:
+            continue
+        for piece in group.slices:
+            tensor = state[piece.key]
+            along = torch.zeros(tensor.shape[piece.dim], dtype=torch.bool)
+            along[piece.indices(keep[group.name])] = True
+            shape = [1] * tensor.dim()
+            shape[piece.dim] = -1
+            mask = along.view(shape).expand(tensor.shape)
+            previous = masks.get(piece.key)
+            masks[piece.key] = mask.clone() if previous is None else previous & mask
+    return masks
+
+
+def masked_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    groups: ChannelGroups,
+    keep: Keep,
+    *,
+    scale_outputs: bool,
+) -> float:
+    """The test oracle for :meth:`SlicedTrainer.step`: a masked full-size step.
+
+    Dropped channels are zeroed where they are read (the reading weights are multiplied by the
+    0/1 channel mask, and by C_l / k_l with output scaling), a plain optimizer step runs on the
+    full model, and every entry outside the sub-network (weights, BatchNorm statistics, momentum)
+    is then restored to its value before the step.
+    """
+    state = model.state_dict()
+    masks = _entry_masks(state, groups, keep)
+    params = dict(model.named_parameters())
+    before = {key: state[key].detach().clone() for key in masks}
+    momentum_before = {
+        key: (
+            None
+            if optimizer.state[params[key]].get("momentum_buffer") is None
+            else optimizer.state[params[key]]["momentum_buffer"].clone()
+        )
+        for key in masks
+        if key in params
+    }
+    read_masks: dict[str, torch.Tensor] = {}
+    for group in groups.groups:
+        if group.name not in keep:
+            continue
+        factor = group.channels / len(keep[group.name]) if scale_outputs else 1.0
+        for piece in group.slices:
+            if piece.reads:
+                along = torch.zeros(state[piece.key].shape[piece.dim])
+                along[piece.indices(keep[group.name])] = factor
+                shape = [1] * state[piece.key].dim()
+                shape[piece.dim] = -1
+                read_masks[piece.key] = along.view(shape)
+    used = {key: params[key] * read_masks[key] for key in read_masks}
+    optimizer.zero_grad(set_to_none=True)
+    loss = nn.functional.cross_entropy(functional_call(model, used, (inputs,)), targets)
+    loss.backward()  # type: ignore[no-untyped-call]
+    optimizer.step()
+    with torch.no_grad():
+        for key, mask in masks.items():
+            state[key][~mask] = before[key][~mask]
+            if key in momentum_before:
+                buffer = optimizer.state[params[key]].get("momentum_buffer")
+                if buffer is not None:
+                    old = momentum_before[key]
+                    buffer[~mask] = 0.0 if old is None else old[~mask]
+    return float(loss.detach())
+
+
+class TrainedMasks:
+    """The union of the entries a device trained over its local update (for aggregation).
+
+    Args:
+        state: The model's state (shapes and keys).
+        groups: Its channel groups.
+    """
+
+    def __init__(self, state: Mapping[str, torch.Tensor], groups: ChannelGroups) -> None:
+        self._state = state
+        self._groups = groups
+        self._masks: dict[str, torch.Tensor] = {}
+        self._full = False
+
+    def add_full_steps(self, count: int) -> None:
+        """Record ``count`` full-model mini-batches."""
+        if count > 0:
+            self._full = True
+
+    def add(self, keep: Keep | None) -> None:
+        """Record one trained mini-batch (``None``: the full model)."""
+        if keep is None:
+            self._full = True
+            return
+        for key, mask in _entry_masks(self._state, self._groups, keep).items():
+            previous = self._masks.get(key)
+            self._masks[key] = mask if previous is None else previous | mask
+
+    def masks(self) -> dict[str, torch.Tensor] | None:
+        """Per state key the trained entries, or None when everything was trained."""
+        if self._full:
+            return None
+        return dict(self._masks)
+
+    @staticmethod
+    def of(
+        state: Mapping[str, torch.Tensor], groups: ChannelGroups, keeps: Sequence[Keep]
+    ) -> dict[str, torch.Tensor] | None:
+        """The trained masks of a sequence of sub-network steps."""
+        tracker = TrainedMasks(state, groups)
+        for keep in keeps:
+            tracker.add(keep)
+        return tracker.masks()
