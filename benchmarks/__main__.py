@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["runtime"]
+BENCHMARKS = ["runtime", "sliced", "dse"]
 
 
 def main(names: list[str]) -> None:

@@ -19,6 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from leantrain.config import RunConfig, load_config, parse_config
+from leantrain.distreal import DseProgress, Front, plot_front
+from leantrain.distreal import explore as explore_front
 from leantrain.engines import ENGINES
 from leantrain.errors import InfeasibleError, InputError
 from leantrain.fl import RoundRecord, RunSummary, build_setup
@@ -224,6 +226,94 @@ def report(directory: Annotated[Path, typer.Argument(help="A run directory.")]) 
     """Write a markdown report with figures for a run directory."""
     path = write_report(directory)
     print(f"wrote {path}")
+
+
+class ExploreProgress:
+    """DSE progress: a rich bar over the generations on a terminal, one plain line per generation
+    otherwise."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar: Progress | None = None
+        if stderr.is_terminal:
+            self.bar = Progress(
+                TextColumn("[bold]explore"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"),
+                TimeElapsedColumn(),
+                console=stderr,
+                transient=False,
+            )
+            self.task = self.bar.add_task("explore", total=total, status="")
+
+    def __enter__(self) -> ExploreProgress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def __call__(self, progress: DseProgress) -> None:
+        status = f"{progress.evaluations} vectors evaluated ({progress.computed} trained)"
+        if self.bar is not None:
+            self.bar.update(self.task, completed=progress.generation, status=status)
+        elif progress.event == "generation":
+            print(
+                f"[explore] generation {progress.generation}/{self.total} {status}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def _print_front(front: Front) -> None:
+    table = Table(title=f"Pareto front of {front.identity.model} ({len(front.points)} points)")
+    table.add_column("R", justify="right")
+    table.add_column("Q", justify="right")
+    table.add_column("d (" + ", ".join(front.identity.groups) + ")")
+    for point in front.points:
+        rates = ", ".join(f"{rate:.3f}" for rate in point.dropout)
+        table.add_row(f"{point.cost:.4f}", f"{point.quality:.4f}", rates)
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    console.print(table)
+
+
+@app.command()
+@exits_cleanly
+def explore(
+    config: Annotated[Path, typer.Argument(help="Run config (TOML).")],
+    out: Annotated[
+        Path, typer.Option(help="Front to write (JSON); its plot goes beside it as <stem>.png.")
+    ] = Path("front.json"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing front.")] = False,
+    cache: Annotated[
+        bool,
+        typer.Option(help="Keep every evaluation in <stem>.cache.json beside --out and reuse it."),
+    ] = True,
+) -> None:
+    """Explore DISTREAL's dropout vectors (NSGA-II) and write their Pareto front."""
+    if out.suffix == ".png":
+        raise InputError("command line", "--out", "the front is JSON; its plot takes <stem>.png")
+    if out.exists() and not force:
+        raise InputError(
+            "command line", "--out", f"{out} already exists; pass --force to overwrite it"
+        )
+    run_config = load_config(config)
+    setup = build_setup(run_config, config)
+    cache_path = out.with_name(f"{out.stem}.cache.json") if cache else None
+    try:
+        with ExploreProgress(run_config.distreal.dse.generations) as progress:
+            front = explore_front(setup, progress=progress, cache_path=cache_path, source=config)
+    except KeyboardInterrupt:
+        kept = f"; the evaluations so far are kept in {cache_path}" if cache_path else ""
+        print(f"interrupted{kept}", file=sys.stderr)
+        raise typer.Exit(130) from None
+    front.save(out)
+    picture = plot_front(front, out.with_name(f"{out.stem}.png"))
+    _print_front(front)
+    print(f"wrote {out} and {picture}")
 
 
 def demo_config() -> RunConfig:

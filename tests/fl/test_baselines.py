@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import leantrain.distreal  # noqa: F401 - registers distreal and uniform
 from conftest import tiny_config
 from leantrain.engines import ENGINES
 from leantrain.fl import ClientUpdate, build_setup
@@ -33,7 +34,7 @@ def _update(name: str, keep: dict[str, torch.Tensor], value: float, samples: int
     return ClientUpdate(name, 0, "ok", state=state, masks=masks, num_samples=samples)
 
 
-@pytest.mark.parametrize("name", ["feddropout", "heterofl", "fjord"])
+@pytest.mark.parametrize("name", ["feddropout", "heterofl", "fjord", "distreal", "uniform"])
 def test_overlapping_sub_models_average_entry_by_entry(name: str) -> None:
     strategy = make_strategy(name, SETUP)
     global_state = {k: torch.zeros_like(v) for k, v in SETUP.build_model().state_dict().items()}

@@ -1,0 +1,102 @@
+"""The ``distreal`` strategy and its ablation ``uniform`` (SPEC 3 and 4).
+
+Both send every selected device the round deadline and a front of dropout vectors; each device
+then selects, before every mini-batch, the point that fits its own remaining time and speed
+(:class:`~leantrain.distreal.policy.DistrealPolicy`). The server aggregates what each device
+returned with count-normalised masked averaging (the inherited default).
+
+``distreal`` uses the Pareto front of the design-space exploration, read from
+``distreal.front`` or explored before the first round and kept in the run directory as
+``front.json`` (re-used on ``--resume``). ``uniform`` uses one rate for all groups: its "front" is
+the uniform vectors of the grid, sorted by R.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from pathlib import Path
+
+from leantrain.distreal.dse import explore, model_identity
+from leantrain.distreal.front import Front, uniform_points
+from leantrain.distreal.plot import plot_front
+from leantrain.distreal.policy import front_option
+from leantrain.fl.setup import FederatedSetup
+from leantrain.fl.strategy import Instruction, Strategy, register_strategy
+from leantrain.fleet import Device
+
+__all__ = ["Distreal", "UniformDropout"]
+
+FRONT_FILE = "front.json"
+
+
+class _FrontStrategy(Strategy):
+    """Devices select their dropout vector per mini-batch from a front."""
+
+    def __init__(self, setup: FederatedSetup) -> None:
+        super().__init__(setup)
+        self._rows: list[list[object]] | None = None
+
+    def _front_rows(self) -> list[list[object]]:
+        if self._rows is None:
+            self._rows = front_option(self.front_points())
+        return self._rows
+
+    @abstractmethod
+    def front_points(self) -> list[tuple[float, tuple[float, ...]]]:
+        """The (R, d) points the devices choose from, the last one d = 0."""
+
+    def instruct(self, round_index: int, device: Device, round_start_s: float) -> Instruction:
+        distreal = self.setup.config.distreal
+        return Instruction(
+            "distreal",
+            {
+                "front": self._front_rows(),
+                "overrun": distreal.overrun,
+            },
+        )
+
+
+@register_strategy("distreal")
+class Distreal(_FrontStrategy):
+    """DISTREAL: per-layer random filter dropout with the DSE's Pareto front."""
+
+    front: Front | None = None
+
+    def prepare(self, directory: Path) -> None:
+        """Load the front (run directory, then config) or explore it, and keep it in the run
+        directory as ``front.json`` with its plot (an interrupted exploration resumes from
+        ``front.cache.json``)."""
+        identity = model_identity(self.setup)
+        kept = directory / FRONT_FILE
+        if kept.is_file():
+            self.front = Front.load(kept, identity)
+            return
+        configured = self.setup.config.distreal.front
+        if configured is not None:
+            self.front = Front.load(configured, identity)
+        else:
+            self.front = explore(self.setup, cache_path=directory / "front.cache.json")
+        self.front.save(kept)
+        plot_front(self.front, kept.with_suffix(".png"))
+
+    def front_points(self) -> list[tuple[float, tuple[float, ...]]]:
+        if self.front is None:
+            configured = self.setup.config.distreal.front
+            identity = model_identity(self.setup)
+            self.front = (
+                explore(self.setup) if configured is None else Front.load(configured, identity)
+            )
+        return [(p.cost, p.dropout) for p in self.front.points]
+
+
+@register_strategy("uniform")
+class UniformDropout(_FrontStrategy):
+    """DISTREAL's mechanism with one dropout rate for all groups (ablation of the DSE)."""
+
+    def front_points(self) -> list[tuple[float, tuple[float, ...]]]:
+        points = uniform_points(
+            self.setup.channel_groups,
+            self.setup.submodel_cost,
+            self.setup.config.distreal.dse.levels,
+        )
+        return [(p.cost, p.dropout) for p in points]
