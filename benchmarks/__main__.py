@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["runtime", "sliced", "dse"]
+BENCHMARKS = ["runtime", "sliced", "dse", "convergence"]
 
 
 def main(names: list[str]) -> None:

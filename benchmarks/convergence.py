@@ -190,12 +190,12 @@ def report(results: dict[str, Any], seeds: int, rounds: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks convergence")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.convergence")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--partitions", default="dirichlet,iid")
     parser.add_argument("--quick", action="store_true", help="a small smoke version")
-    args = parser.parse_args(sys.argv[2:] if argv is None else argv)
+    args = parser.parse_args([] if argv is None else argv)
     seeds, rounds = (1, 3) if args.quick else (args.seeds, args.rounds)
     results = run_all(args.partitions.split(","), seeds, rounds, args.quick)
     body = report(results, seeds, rounds)

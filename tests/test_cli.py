@@ -121,3 +121,59 @@ def test_unknown_strategy_and_unreadable_config(tmp_path: Path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text("[training\nrounds = 2\n")
     _assert_input_error(runner.invoke(app, ["train", str(broken)]), "broken.toml")
+
+
+ALL_METHODS = "distreal,uniform,feddropout,heterofl,fjord,fedavg,fedavg-drop,fedavg-partial"
+SMALL_DSE = {
+    "levels": 4,
+    "population": 4,
+    "generations": 1,
+    "batches": 2,
+    "seeds": 1,
+    "warmup_batches": 3,
+    "validation_samples": 100,
+}
+
+
+def test_compare_runs_every_method_on_the_same_fleet(tmp_path: Path) -> None:
+    raw = tiny_raw(training={"rounds": 2}, distreal={"dse": SMALL_DSE})
+    config = _write(tmp_path, raw)
+    out = tmp_path / "all"
+    result = runner.invoke(
+        app, ["compare", str(config), "--strategies", ALL_METHODS, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary) == ALL_METHODS.split(",")
+    for name in summary:
+        assert name in result.stdout
+        assert summary[name]["final_accuracy"] is not None
+    assert (out / "distreal" / "front.json").is_file()
+    assert (out / "accuracy.png").is_file()
+
+
+def test_a_front_for_another_model_is_rejected(tmp_path: Path) -> None:
+    front = tmp_path / "front.json"
+    result = runner.invoke(
+        app,
+        [
+            "explore",
+            str(_write(tmp_path, tiny_raw(distreal={"dse": SMALL_DSE}))),
+            "--out",
+            str(front),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    raw = tiny_raw(
+        model={"name": "resnet8"}, training={"rounds": 1}, distreal={"front": str(front)}
+    )
+    config = _write(tmp_path, raw, "other.toml")
+    result = runner.invoke(
+        app, ["train", str(config), "--strategy", "distreal", "--out", str(tmp_path / "x")]
+    )
+    _assert_input_error(result, "front.json", "model", "digits-cnn")
+    raw = tiny_raw(distreal={"front": str(tmp_path / "missing.json")})
+    result = runner.invoke(
+        app, ["train", str(_write(tmp_path, raw, "m.toml")), "--strategy", "distreal"]
+    )
+    _assert_input_error(result, "distreal.front", "no such file")
