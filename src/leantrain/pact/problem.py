@@ -1,0 +1,213 @@
+"""The PACT problem file (SPEC 7.3): fleet, model profile per pruning level, loss predictor,
+target and deadline, as strictly validated pydantic models loaded from TOML."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from leantrain.errors import InputError
+
+__all__ = [
+    "CurveSection",
+    "ModelSection",
+    "NodeSection",
+    "OptionsSection",
+    "Problem",
+    "TargetSection",
+    "load_problem",
+    "parse_problem",
+]
+
+Positive = Annotated[float, Field(gt=0.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TargetSection(_Strict):
+    """What the training must reach: loss ℓ* by deadline T."""
+
+    loss: Positive
+    deadline_s: Positive
+
+
+class ModelSection(_Strict):
+    """The model profile per pruning level ρ (ascending, first 0).
+
+    Attributes:
+        levels: Pruning ratios ρ ∈ [0, 1), strictly ascending, the first one 0.
+        flops_per_sample: φ(ρ), training FLOPs per sample.
+        bytes: S(ρ), model bytes sent each way per epoch.
+        memory_bytes: m(ρ), training memory; a node trains only if m(ρ) ≤ its memory.
+    """
+
+    levels: list[Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(min_length=1)
+    flops_per_sample: list[Positive]
+    bytes: list[Positive]
+    memory_bytes: list[Positive]
+
+    @model_validator(mode="after")
+    def _shape(self) -> ModelSection:
+        if self.levels[0] != 0.0:
+            raise ValueError("levels: the first pruning level must be 0")
+        if any(b <= a for a, b in zip(self.levels, self.levels[1:], strict=False)):
+            raise ValueError("levels: must be strictly ascending")
+        for name in ("flops_per_sample", "bytes", "memory_bytes"):
+            if len(getattr(self, name)) != len(self.levels):
+                raise ValueError(f"{name}: needs one entry per level ({len(self.levels)})")
+        return self
+
+
+class CurveSection(_Strict):
+    """The loss predictor: per level ℓ_ρ(s) = c + a·(s + s0)^(−b); jumps J(ρi→ρj) = jump[j] − jump[i].
+
+    Attributes:
+        a, b, c, s0: Curve parameters per level (a, b > 0; c, s0 ≥ 0).
+        jump: Loss added when pruning to each level, non-decreasing.
+        initial_loss: The loss before the first epoch, at level 0.
+    """
+
+    a: list[Positive]
+    b: list[Positive]
+    c: list[NonNegative]
+    s0: list[NonNegative]
+    jump: list[NonNegative]
+    initial_loss: Positive
+
+
+class OptionsSection(_Strict):
+    """Allowed data fractions (each node trains f·d_n samples per epoch) and the epoch cap."""
+
+    data_fractions: list[Annotated[float, Field(ge=0.0, le=1.0)]] = Field(min_length=1)
+    max_epochs: Annotated[int, Field(ge=1)] = 60
+
+    @model_validator(mode="after")
+    def _fractions(self) -> OptionsSection:
+        if self.data_fractions != sorted(set(self.data_fractions)):
+            raise ValueError("data_fractions: must be strictly ascending")
+        if not any(f > 0.0 for f in self.data_fractions):
+            raise ValueError("data_fractions: needs at least one fraction above 0")
+        return self
+
+
+class NodeSection(_Strict):
+    """One node of the fleet."""
+
+    name: str = Field(min_length=1)
+    flops: Positive
+    power_w: NonNegative
+    memory_bytes: Positive
+    bandwidth_bps: Positive
+    tx_power_w: NonNegative = 0.0
+    samples: Annotated[int, Field(ge=0)]
+    quality: Positive = 1.0
+
+
+class Problem(_Strict):
+    """A whole PACT problem."""
+
+    target: TargetSection
+    model: ModelSection
+    curve: CurveSection
+    options: OptionsSection
+    node: list[NodeSection] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Problem:
+        levels = len(self.model.levels)
+        for name in ("a", "b", "c", "s0", "jump"):
+            if len(getattr(self.curve, name)) != levels:
+                raise ValueError(f"curve.{name}: needs one entry per level ({levels})")
+        jump = self.curve.jump
+        if any(b < a for a, b in zip(jump, jump[1:], strict=False)):
+            raise ValueError("curve.jump: must be non-decreasing (pruning never lowers the loss)")
+        names = [node.name for node in self.node]
+        if len(set(names)) != len(names):
+            raise ValueError("node: names must be unique")
+        return self
+
+    @property
+    def levels(self) -> list[float]:
+        """The pruning levels ρ."""
+        return list(self.model.levels)
+
+    @property
+    def fractions(self) -> list[float]:
+        """The allowed data fractions above 0 (a fraction of 0 means the node does not train)."""
+        return [f for f in self.options.data_fractions if f > 0.0]
+
+    def level_index(self, pruning: float) -> int:
+        """The index of pruning ratio ``pruning`` among the levels.
+
+        Raises:
+            ValueError: It is not one of the levels.
+        """
+        for index, level in enumerate(self.model.levels):
+            if level == pruning:
+                return index
+        raise ValueError(f"pruning {pruning} is not one of the levels {self.model.levels}")
+
+    def with_target(self, *, loss: float | None = None, deadline_s: float | None = None) -> Problem:
+        """A copy with another loss target or deadline (for relaxations and sensitivity)."""
+        update: dict[str, float] = {}
+        if loss is not None:
+            update["loss"] = loss
+        if deadline_s is not None:
+            update["deadline_s"] = deadline_s
+        return self.model_copy(update={"target": self.target.model_copy(update=update)})
+
+
+def _field_path(location: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in location:
+        parts.append(f"[{item}]" if isinstance(item, int) else ("." if parts else "") + item)
+    return "".join(parts) or "<root>"
+
+
+def parse_problem(raw: dict[str, Any], source: str | Path = "<problem>") -> Problem:
+    """Validate a problem mapping.
+
+    Raises:
+        InputError: The first problem found, naming ``source`` and the field.
+    """
+    try:
+        return Problem.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "unknown key"
+        field = _field_path(tuple(first["loc"]))
+        if ": " in message and field in ("model", "options", "<root>"):
+            # A whole-section check names its own field first ("levels: ...").
+            name, message = message.split(": ", 1)
+            field = name if field == "<root>" else f"{field}.{name}"
+        return _raise(source, field, message)
+
+
+def _raise(source: str | Path, field: str, message: str) -> Problem:
+    raise InputError(source, field, message)
+
+
+def load_problem(path: str | Path) -> Problem:
+    """Read and validate a PACT problem file (TOML).
+
+    Raises:
+        InputError: The file is missing, is not TOML, or holds an invalid field.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(path, "<file>", f"cannot read: {error.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(path, "<toml>", str(error)) from None
+    return parse_problem(raw, path)

@@ -1,0 +1,83 @@
+"""The solver interface: every PACT solver and baseline plugs in here (SPEC 5).
+
+A solver implements :meth:`Solver.search`, returning the decisions of its best plan (or None when
+it finds none); :meth:`Solver.solve` is the template method that times the search and builds the
+:class:`~leantrain.pact.plan.Plan` through :func:`~leantrain.pact.plan.evaluate`, so every
+reported figure comes from the SPEC's formulas, never from a solver's own bookkeeping.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import ClassVar
+
+from leantrain.pact.plan import Decision, Plan, evaluate
+from leantrain.pact.problem import Problem
+
+__all__ = ["DEFAULT_EPSILON", "SOLVERS", "Solver", "make_solver", "register_solver"]
+
+#: The default granularity of the ``pact`` solver's approximations.
+DEFAULT_EPSILON = 0.01
+
+
+class Solver(ABC):
+    """A planning method.
+
+    Args:
+        epsilon: The granularity knob (used by solvers that approximate; recorded by all).
+
+    Attributes:
+        name: The registry name (set by :func:`register_solver`).
+        exact: Whether a plan it returns is the true optimum (status ``optimal``).
+    """
+
+    name: ClassVar[str]
+    exact: ClassVar[bool] = False
+
+    def __init__(self, epsilon: float = DEFAULT_EPSILON) -> None:
+        if not epsilon > 0.0:
+            raise ValueError(f"epsilon must be positive, got {epsilon}")
+        self.epsilon = epsilon
+
+    @abstractmethod
+    def search(self, problem: Problem) -> list[Decision] | None:
+        """The decisions of the best plan found that meets the target by the deadline, or None."""
+
+    def solve(self, problem: Problem) -> Plan:
+        """Search, then evaluate the result with the SPEC's formulas."""
+        began = time.perf_counter()
+        decisions = self.search(problem)
+        elapsed = time.perf_counter() - began
+        return evaluate(
+            problem,
+            decisions or [],
+            solver=self.name,
+            epsilon=self.epsilon,
+            solve_time_s=elapsed,
+            optimal=self.exact,
+        )
+
+
+SOLVERS: dict[str, type[Solver]] = {}
+
+
+def register_solver(name: str) -> Callable[[type[Solver]], type[Solver]]:
+    """Class decorator adding a solver to :data:`SOLVERS` under ``name``."""
+
+    def add(cls: type[Solver]) -> type[Solver]:
+        cls.name = name
+        SOLVERS[name] = cls
+        return cls
+
+    return add
+
+
+def make_solver(name: str, epsilon: float = DEFAULT_EPSILON) -> Solver:
+    """Build the registered solver ``name``.
+
+    Raises:
+        KeyError: No solver of that name is registered.
+    """
+    return SOLVERS[name](epsilon)
