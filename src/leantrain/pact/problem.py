@@ -3,6 +3,7 @@ target and deadline, as strictly validated pydantic models loaded from TOML."""
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
@@ -56,7 +57,7 @@ class ModelSection(_Strict):
     def _shape(self) -> ModelSection:
         if self.levels[0] != 0.0:
             raise ValueError("levels: the first pruning level must be 0")
-        if any(b <= a for a, b in zip(self.levels, self.levels[1:], strict=False)):
+        if any(b <= a for a, b in itertools.pairwise(self.levels)):
             raise ValueError("levels: must be strictly ascending")
         for name in ("flops_per_sample", "bytes", "memory_bytes"):
             if len(getattr(self, name)) != len(self.levels):
@@ -65,7 +66,8 @@ class ModelSection(_Strict):
 
 
 class CurveSection(_Strict):
-    """The loss predictor: per level ℓ_ρ(s) = c + a·(s + s0)^(−b); jumps J(ρi→ρj) = jump[j] − jump[i].
+    """The loss predictor: per level ℓ_ρ(s) = c + a·(s + s0)^(−b), and the jumps
+    J(ρi→ρj) = jump[j] − jump[i].
 
     Attributes:
         a, b, c, s0: Curve parameters per level (a, b > 0; c, s0 ≥ 0).
@@ -125,7 +127,7 @@ class Problem(_Strict):
             if len(getattr(self.curve, name)) != levels:
                 raise ValueError(f"curve.{name}: needs one entry per level ({levels})")
         jump = self.curve.jump
-        if any(b < a for a, b in zip(jump, jump[1:], strict=False)):
+        if any(b < a for a, b in itertools.pairwise(jump)):
             raise ValueError("curve.jump: must be non-decreasing (pruning never lowers the loss)")
         names = [node.name for node in self.node]
         if len(set(names)) != len(names):
