@@ -9,9 +9,15 @@ BENCHMARKS = ["runtime", "sliced", "dse", "convergence"]
 
 
 def main(names: list[str]) -> None:
-    for name in names or BENCHMARKS:
+    # Check every name before running any, so that a stray option (``--quick`` belongs to
+    # ``python -m benchmarks.NAME``) cannot start a full run that rewrites the docs first.
+    for name in names:
         if name not in BENCHMARKS:
-            raise SystemExit(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+            raise SystemExit(
+                f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)} "
+                "(options such as --quick: python -m benchmarks.NAME --quick)"
+            )
+    for name in names or BENCHMARKS:
         importlib.import_module(f"benchmarks.{name}").main()
 
 

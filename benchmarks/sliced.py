@@ -2,7 +2,8 @@
 
 Time per mini-batch (batch 32, SGD lr 0.05 momentum 0.5, 2 threads) at uniform dropout
 d = 0.25, 0.5 and 0.75 against d = 0, beside the FLOP ratio R(d), for the MNIST CNN (1×28×28) and
-ResNet-20 (3×32×32). For each d three things are timed:
+ResNet-20 (3×32×32; its full step takes about 70 ms on 2 threads, so the whole benchmark takes about
+two minutes on an idle machine). For each d three things are timed:
 
 * **sliced**: :meth:`SlicedTrainer.step` with a fresh uniform random subset of kept channels drawn
   every mini-batch (as in real use; the draw is inside the timed step);
@@ -28,7 +29,9 @@ from __future__ import annotations
 import argparse
 import gc
 import math
+import os
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -236,12 +239,20 @@ def measure(subject: Subject, settings: Settings) -> tuple[list[str], list[str]]
 def report(settings: Settings) -> str:
     """The benchmark's markdown section body."""
     torch.set_num_threads(THREADS)
+    load_before = os.getloadavg()[0]
+    if load_before > 0.5:
+        print(
+            f"warning: load average {load_before:.2f} before the benchmark; other processes on "
+            "the machine make the timings unreliable",
+            file=sys.stderr,
+        )
     rows: list[str] = []
     misses: list[str] = []
     for subject in SUBJECTS:
         subject_rows, subject_misses = measure(subject, settings)
         rows += subject_rows
         misses += subject_misses
+    load_after = os.getloadavg()[0]
     verdict = "All goals met." if not misses else "Goals missed: " + "; ".join(misses) + "."
     return (
         f"Time per mini-batch (batch {BATCH}, SGD lr {LR} momentum {MOMENTUM}, "
@@ -258,7 +269,8 @@ def report(settings: Settings) -> str:
         "dense / full | slicing overhead | sliced / full ≤ 1.25·R + 0.05 |\n"
         "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
         "Goals: sliced / full ≤ 1.25·R(d) + 0.05 (issue); slicing overhead ≤ 15% (SPEC 4). "
-        f"{verdict}\n"
+        f"{verdict} (1-minute load average {load_before:.2f} before, {load_after:.2f} after; "
+        "anything but an idle machine distorts these timings.)\n"
     )
 
 
@@ -275,6 +287,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
     main(sys.argv[1:])

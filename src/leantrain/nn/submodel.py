@@ -124,8 +124,51 @@ def _sgd_settings(optimizer: torch.optim.Optimizer) -> tuple[float, float, float
     return float(group["lr"]), float(group["momentum"]), float(group["weight_decay"])
 
 
+class _Index:
+    """Where a tensor's kept entries lie, for one step: gather and scatter in one call each.
+
+    A tensor indexed on dims 0 and 1 (a convolution reading and producing kept channels) is
+    viewed as ``(C_out·C_in, …)`` and addressed with one flat index, so that taking the slice is a
+    single ``index_select`` and writing it back a single ``index_copy_``.
+    """
+
+    __slots__ = ("dim", "index", "shape")
+
+    def __init__(
+        self, tensor: torch.Tensor, rows: torch.Tensor | None, cols: torch.Tensor | None
+    ) -> None:
+        self.shape: tuple[int, ...] | None = None
+        if rows is not None and cols is not None:
+            self.dim = 0
+            self.index = (rows.unsqueeze(1) * tensor.shape[1] + cols.unsqueeze(0)).reshape(-1)
+            self.shape = (len(rows), len(cols), *tensor.shape[2:])
+        elif rows is not None:
+            self.dim, self.index = 0, rows
+        else:
+            assert cols is not None
+            self.dim, self.index = 1, cols
+
+    def _flat(self, tensor: torch.Tensor) -> torch.Tensor:
+        if self.shape is None:
+            return tensor
+        return tensor.view(tensor.shape[0] * tensor.shape[1], *tensor.shape[2:])
+
+    def take(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A copy of the kept entries."""
+        out = self._flat(tensor.detach()).index_select(self.dim, self.index)
+        return out if self.shape is None else out.view(self.shape)
+
+    def put(self, tensor: torch.Tensor, values: torch.Tensor) -> None:
+        """Write ``values`` into the kept entries of ``tensor``."""
+        flat_values = values if self.shape is None else values.reshape(-1, *values.shape[2:])
+        self._flat(tensor).index_copy_(self.dim, self.index, flat_values)
+
+
 class SlicedTrainer:
     """One SGD step on the sub-network of kept channels, scattered back into the full model.
+
+    Tensors that no kept group indexes (the residual stream, the classifier's outputs) are
+    trained in place; only the sliced ones are gathered and scattered.
 
     Args:
         model: The full model; its parameters and buffers are updated in place.
@@ -139,6 +182,7 @@ class SlicedTrainer:
         self.scale_outputs = scale_outputs
         self._params = dict(model.named_parameters())
         self._buffers = dict(model.named_buffers())
+        self._channels = dict(zip(groups.names, groups.channels, strict=True))
         # Per state key: (group name, slice) for each indexed dimension.
         self._slices: dict[str, list[tuple[str, TensorSlice]]] = {}
         for group in groups.groups:
@@ -162,95 +206,81 @@ class SlicedTrainer:
             keep: Kept channel indices per group.
         """
         lr, momentum, weight_decay = _sgd_settings(optimizer)
-        index = {key: self._index(key, keep) for key in self._slices}
+        indices = {key: self._index(key, keep) for key in self._slices}
         leaves: dict[str, torch.Tensor] = {}
         used: dict[str, torch.Tensor] = {}
         with torch.no_grad():
             for key, param in self._params.items():
-                leaf = _take(param, index.get(key)).requires_grad_(True)
-                leaves[key] = leaf
-                used[key] = leaf
-            # Integer buffers (BatchNorm's batch counter) are passed as they are and count up.
-            sliced_buffers = {
-                key: _take(buffer, index.get(key)) if buffer.is_floating_point() else buffer
-                for key, buffer in self._buffers.items()
-            }
-        if self.scale_outputs:
-            for key, leaf in leaves.items():
-                factor = self._read_scale(key, keep)
-                if factor != 1.0:
-                    used[key] = leaf * factor
-        logits = functional_call(self.model, {**used, **sliced_buffers}, (inputs,))
+                index = indices.get(key)
+                leaf = param.detach() if index is None else index.take(param)
+                leaves[key] = leaf.requires_grad_(True)
+            # Unsliced buffers (and BatchNorm's integer batch counter) are updated in place.
+            buffers: dict[str, torch.Tensor] = {}
+            for key, buffer in self._buffers.items():
+                index = indices.get(key)
+                sliced = index is not None and buffer.is_floating_point()
+                buffers[key] = index.take(buffer) if index is not None and sliced else buffer
+        for key, leaf in leaves.items():
+            factor = self._read_scale(key, keep) if self.scale_outputs else 1.0
+            used[key] = leaf * factor if factor != 1.0 else leaf
+        logits = functional_call(self.model, {**used, **buffers}, (inputs,), tie_weights=False)
         loss = nn.functional.cross_entropy(logits, targets)
         loss.backward()  # type: ignore[no-untyped-call]
         with torch.no_grad():
-            for key, param in self._params.items():
-                leaf = leaves[key]
-                grad = leaf.grad if leaf.grad is not None else torch.zeros_like(leaf)
-                if weight_decay:
-                    grad = grad.add(leaf, alpha=weight_decay)
-                if momentum:
-                    state = optimizer.state[param]
+            keys = list(self._params)
+            values = [leaves[key] for key in keys]
+            grads = [
+                leaf.grad if leaf.grad is not None else torch.zeros_like(leaf) for leaf in values
+            ]
+            for leaf in values:
+                leaf.grad = None
+            if weight_decay:
+                grads = list(torch._foreach_add(grads, values, alpha=weight_decay))
+            if momentum:
+                slots = []
+                for key in keys:
+                    state = optimizer.state[self._params[key]]
                     buffer = state.get("momentum_buffer")
                     if buffer is None:
-                        buffer = torch.zeros_like(param)
+                        buffer = torch.zeros_like(self._params[key])
                         state["momentum_buffer"] = buffer
-                    slot = _take(buffer, index.get(key)).mul_(momentum).add_(grad)
-                    _put(buffer, index.get(key), slot)
-                    grad = slot
-                _put(param, index.get(key), leaf.detach().add(grad, alpha=-lr))
-            for key, buffer in self._buffers.items():
-                if buffer.is_floating_point():
-                    _put(buffer, index.get(key), sliced_buffers[key])
+                    index = indices.get(key)
+                    slots.append(buffer if index is None else index.take(buffer))
+                torch._foreach_mul_(slots, momentum)
+                torch._foreach_add_(slots, grads)
+                grads = slots
+            torch._foreach_add_(values, grads, alpha=-lr)
+            for position, key in enumerate(keys):
+                index = indices.get(key)
+                if index is None:
+                    continue  # updated in place through the shared storage
+                index.put(self._params[key], values[position])
+                if momentum:
+                    index.put(
+                        optimizer.state[self._params[key]]["momentum_buffer"], grads[position]
+                    )
+            for key, buffer in buffers.items():
+                index = indices.get(key)
+                if index is not None and buffer.is_floating_point():
+                    index.put(self._buffers[key], buffer)
         return float(loss.detach())
 
-    def _index(self, key: str, keep: Keep) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    def _index(self, key: str, keep: Keep) -> _Index | None:
         dims: list[torch.Tensor | None] = [None, None]
         for group, piece in self._slices[key]:
             if group in keep:
                 dims[piece.dim] = piece.indices(keep[group])
-        return dims[0], dims[1]
+        if dims[0] is None and dims[1] is None:
+            return None
+        tensor = self._params[key] if key in self._params else self._buffers[key]
+        return _Index(tensor, dims[0], dims[1])
 
     def _read_scale(self, key: str, keep: Keep) -> float:
         factor = 1.0
         for group, piece in self._slices.get(key, ()):
             if piece.reads and group in keep:
-                channels = self.groups.groups[self.groups.names.index(group)].channels
-                factor *= channels / len(keep[group])
+                factor *= self._channels[group] / len(keep[group])
         return factor
-
-
-def _take(
-    tensor: torch.Tensor, index: tuple[torch.Tensor | None, torch.Tensor | None] | None
-) -> torch.Tensor:
-    """A copy of the entries of ``tensor`` at ``index`` (dims 0 and 1; None keeps a dim whole)."""
-    if index is None:
-        return tensor.detach().clone()
-    rows, cols = index
-    out = tensor.detach()
-    if rows is not None:
-        out = out.index_select(0, rows)
-    if cols is not None:
-        out = out.index_select(1, cols)
-    return out.clone() if rows is None and cols is None else out
-
-
-def _put(
-    tensor: torch.Tensor,
-    index: tuple[torch.Tensor | None, torch.Tensor | None] | None,
-    values: torch.Tensor,
-) -> None:
-    """Write ``values`` into the entries of ``tensor`` at ``index``."""
-    if index is None or index == (None, None):
-        tensor.copy_(values)
-        return
-    rows, cols = index
-    if rows is not None and cols is not None:
-        tensor[rows.unsqueeze(1), cols.unsqueeze(0)] = values
-    elif rows is not None:
-        tensor[rows] = values
-    else:
-        tensor[:, cols] = values
 
 
 def _entry_masks(
