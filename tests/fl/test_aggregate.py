@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from leantrain.fl.aggregate import WeightedUpdate, is_finite_state, masked_average
@@ -73,3 +74,19 @@ def test_is_finite_state_rejects_nan_and_inf() -> None:
     assert is_finite_state({"w": torch.ones(3), "n": torch.tensor(1)})
     assert not is_finite_state({"w": torch.tensor([1.0, float("nan")])})
     assert not is_finite_state({"w": torch.tensor([float("inf")])})
+
+
+def test_fractional_masks_weigh_entries_by_the_samples_that_trained_them() -> None:
+    global_state = {"w": torch.zeros(3)}
+    # a: 10 samples; entry 0 trained by all of them, entry 1 by 2 of them (a fifth).
+    a = WeightedUpdate(
+        {"w": torch.tensor([1.0, 1.0, 1.0])}, 10.0, {"w": torch.tensor([1.0, 0.2, 0.0])}
+    )
+    # b: 30 samples; entry 1 trained by all of them, entry 2 by a third.
+    b = WeightedUpdate(
+        {"w": torch.tensor([5.0, 4.0, 7.0])}, 30.0, {"w": torch.tensor([0.0, 1.0, 1 / 3])}
+    )
+    new = masked_average(global_state, [a, b])["w"]
+    assert float(new[0]) == 1.0
+    assert float(new[1]) == pytest.approx((2 * 1.0 + 30 * 4.0) / 32)
+    assert float(new[2]) == pytest.approx(7.0)

@@ -27,7 +27,7 @@ def _update(name: str, keep: dict[str, torch.Tensor], value: float, samples: int
     masks = TrainedMasks.of(state, SETUP.channel_groups, [keep])
     assert masks is not None
     for key, mask in masks.items():
-        state[key][mask] = value
+        state[key][mask > 0] = value
     for key in state:
         if key not in masks and state[key].is_floating_point():
             state[key].fill_(value)

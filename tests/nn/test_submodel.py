@@ -100,7 +100,7 @@ def _dropped_entries(
 ) -> dict[str, torch.Tensor]:
     masks = TrainedMasks.of(state, groups, [keep])
     assert masks is not None
-    return {key: ~mask for key, mask in masks.items()}
+    return {key: mask == 0 for key, mask in masks.items()}
 
 
 @pytest.mark.parametrize(("name", "shape"), MODELS)
@@ -159,26 +159,31 @@ def test_cost_ratio_matches_flops_counted_on_the_sliced_step(
     assert cost.ratio_of([0.0] * len(groups)) == 1.0
 
 
-def test_trained_masks_are_the_union_of_the_steps() -> None:
+def test_trained_masks_count_the_samples_that_trained_each_entry() -> None:
     model = _model("digits-cnn", (1, 8, 8))
     groups = channel_groups(model, (1, 8, 8))
     state = model.state_dict()
     first = first_keep(groups, (2, 3))
     second = {"features.0": torch.tensor([1, 5]), "features.3": torch.tensor([0, 7])}
-    masks = TrainedMasks.of(state, groups, [first, second])
+    tracker = TrainedMasks(state, groups)
+    tracker.add(first, 30)
+    tracker.add(second, 10)
+    masks = tracker.masks()
     assert masks is not None
     conv1 = masks["features.3.weight"]
     assert conv1.shape == state["features.3.weight"].shape
-    rows = {0, 1, 2, 7}
-    assert {int(i) for i in conv1.any(dim=(1, 2, 3)).nonzero()} == rows
-    assert bool(conv1[0, 0].all()) and bool(conv1[7, 5].all())
-    assert not bool(conv1[7, 0].any())  # input 0 was kept only with outputs 0..2
-    assert not bool(conv1[2, 5].any())
-    assert {int(i) for i in masks["features.1.running_mean"].nonzero()} == {0, 1, 5}
-    tracker = TrainedMasks(state, groups)
-    tracker.add(first)
-    tracker.add(None)
-    assert tracker.masks() is None
+    assert {int(i) for i in conv1.sum(dim=(1, 2, 3)).nonzero()} == {0, 1, 2, 7}
+    assert float(conv1[0, 1, 0, 0]) == 1.0  # out 0 and in 1 held in both mini-batches
+    assert float(conv1[1, 1, 0, 0]) == 0.75  # only in the first (30 of 40 samples)
+    assert float(conv1[7, 5, 0, 0]) == 0.25  # only in the second
+    assert float(conv1[7, 0, 0, 0]) == 0.0  # input 0 was kept only with outputs 0..2
+    running = masks["features.1.running_mean"]
+    assert running.tolist()[:6] == [0.75, 1.0, 0.0, 0.0, 0.0, 0.25]
+    tracker.add(None, 40)  # a full-model mini-batch holds everything
+    assert float(tracker.masks()["features.3.weight"][1, 1, 0, 0]) == (30 + 40) / 80  # type: ignore[index]
+    full = TrainedMasks(state, groups)
+    full.add(None, 8)
+    assert full.masks() is None
 
 
 def test_only_plain_sgd_is_supported() -> None:

@@ -25,8 +25,9 @@ class WeightedUpdate:
     Attributes:
         state: The client's full-size state after local training.
         weight: Its weight, normally the number of samples it trained on.
-        masks: Per entry, a boolean tensor of the entries it trained; None means all of them.
-            A key missing from ``masks`` counts as fully trained.
+        masks: Per entry, how much of ``weight`` trained it: boolean (trained or not) or a share
+            in [0, 1] (e.g. the share of the client's samples whose sub-network held the entry);
+            None means all of them, and a key missing from ``masks`` counts as fully trained.
     """
 
     state: State
@@ -49,9 +50,10 @@ def masked_average(
     """Average ``updates`` entry by entry over the clients that trained each entry.
 
     For entry e: ``new[e] = Σ_i w_i·m_i[e]·x_i[e] / Σ_i w_i·m_i[e]``, or ``global[e]`` where the
-    denominator is 0. Sums run in float64 so the result does not depend on client order beyond
-    rounding. Integer buffers (BatchNorm's ``num_batches_tracked``) take the largest value any
-    client that trained them reports.
+    denominator is 0; with m_i[e] the share of client i's samples that trained e, each entry is
+    averaged over the samples that actually trained it. Sums run in float64 so the result does
+    not depend on client order beyond rounding. Integer buffers (BatchNorm's
+    ``num_batches_tracked``) take the largest value any client that trained them reports.
 
     Args:
         global_state: The state before the round.

@@ -132,10 +132,11 @@ def run_local_update(
                     scale_outputs=setup.config.distreal.scale_outputs,
                 )
                 trained_masks = TrainedMasks(model.state_dict(), setup.channel_groups)
-                trained_masks.add_full_steps(trained)
+                if samples:
+                    trained_masks.add(None, samples)  # the full-model mini-batches so far
             sliced.step(optimizer, inputs, targets, decision.keep)
         if trained_masks is not None:
-            trained_masks.add(decision.keep)
+            trained_masks.add(decision.keep, len(batch))
         now = finish_time(device.trace, device.flops, now, len(batch) * decision.flops_per_sample)
         samples += len(batch)
         remaining -= len(batch)

@@ -362,7 +362,14 @@ def masked_step(
 
 
 class TrainedMasks:
-    """The union of the entries a device trained over its local update (for aggregation).
+    """How much of a device's local update trained each state entry (for aggregation).
+
+    For every entry indexed by a channel group, the share of the update's samples whose
+    mini-batch held that entry in its sub-network, in [0, 1]. Aggregation weighs a device's value
+    of an entry by its samples times this share, i.e. by the number of samples that actually
+    trained the entry (count-normalised averaging): an entry trained in one mini-batch of ten
+    counts a tenth as much as one trained in all ten. Entries no group indexes are trained by
+    every mini-batch and have no mask.
 
     Args:
         state: The model's state (shapes and keys).
@@ -370,36 +377,43 @@ class TrainedMasks:
     """
 
     def __init__(self, state: Mapping[str, torch.Tensor], groups: ChannelGroups) -> None:
+        self._shapes = {
+            piece.key: state[piece.key].shape for group in groups.groups for piece in group.slices
+        }
         self._state = state
         self._groups = groups
-        self._masks: dict[str, torch.Tensor] = {}
-        self._full = False
+        self._counts: dict[str, torch.Tensor] = {}
+        self._samples = 0
 
-    def add_full_steps(self, count: int) -> None:
-        """Record ``count`` full-model mini-batches."""
-        if count > 0:
-            self._full = True
-
-    def add(self, keep: Keep | None) -> None:
-        """Record one trained mini-batch (``None``: the full model)."""
-        if keep is None:
-            self._full = True
-            return
-        for key, mask in _entry_masks(self._state, self._groups, keep).items():
-            previous = self._masks.get(key)
-            self._masks[key] = mask if previous is None else previous | mask
+    def add(self, keep: Keep | None, samples: int = 1) -> None:
+        """Record one trained mini-batch of ``samples`` samples (``keep`` None: the full model)."""
+        self._samples += samples
+        held = {} if keep is None else _entry_masks(self._state, self._groups, keep)
+        for key, shape in self._shapes.items():
+            mask = held.get(key)
+            count = self._counts.get(key)
+            if count is None:
+                count = torch.zeros(shape, dtype=torch.float64)
+                self._counts[key] = count
+            if mask is None:
+                count += samples
+            else:
+                count.add_(mask, alpha=samples)
 
     def masks(self) -> dict[str, torch.Tensor] | None:
-        """Per state key the trained entries, or None when everything was trained."""
-        if self._full:
+        """Per indexed state key the share of samples that trained each entry, or None when
+        every mini-batch trained the full model."""
+        if self._samples == 0 or all(
+            bool((count == self._samples).all()) for count in self._counts.values()
+        ):
             return None
-        return dict(self._masks)
+        return {key: count / self._samples for key, count in self._counts.items()}
 
     @staticmethod
     def of(
-        state: Mapping[str, torch.Tensor], groups: ChannelGroups, keeps: Sequence[Keep]
+        state: Mapping[str, torch.Tensor], groups: ChannelGroups, keeps: Sequence[Keep | None]
     ) -> dict[str, torch.Tensor] | None:
-        """The trained masks of a sequence of sub-network steps."""
+        """The masks of a sequence of equally sized mini-batches."""
         tracker = TrainedMasks(state, groups)
         for keep in keeps:
             tracker.add(keep)
