@@ -149,7 +149,9 @@ def test_compare_runs_every_method_on_the_same_fleet(tmp_path: Path) -> None:
         assert name in result.stdout
         assert summary[name]["final_accuracy"] is not None
     assert (out / "distreal" / "front.json").is_file()
-    assert (out / "accuracy.png").is_file()
+    assert (out / "distreal" / "selections.jsonl").is_file()
+    for figure in ("accuracy.png", "energy.png", "cost.png"):
+        assert (out / figure).is_file(), figure
 
 
 def test_a_front_for_another_model_is_rejected(tmp_path: Path) -> None:

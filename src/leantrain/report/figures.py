@@ -17,10 +17,19 @@ from matplotlib.figure import Figure
 from leantrain.io import atomic_write
 from leantrain.report.runs import RunResult
 
-__all__ = ["ACCURACY_PNG", "ENERGY_PNG", "plot_accuracy", "plot_energy", "write_figures"]
+__all__ = [
+    "ACCURACY_PNG",
+    "COST_PNG",
+    "ENERGY_PNG",
+    "plot_accuracy",
+    "plot_cost_ratio",
+    "plot_energy",
+    "write_figures",
+]
 
 ACCURACY_PNG = "accuracy.png"
 ENERGY_PNG = "energy.png"
+COST_PNG = "cost.png"
 
 _DPI = 120
 
@@ -127,10 +136,43 @@ def plot_energy(runs: Sequence[RunResult], path: Path) -> Path:
     return _save(figure, Path(path))
 
 
+def _uses_sub_models(run: RunResult) -> bool:
+    return any(r.extra.get("mean_cost_ratio", 1.0) < 1.0 for r in run.records)
+
+
+def plot_cost_ratio(runs: Sequence[RunResult], path: Path) -> Path:
+    """The mean chosen cost ratio R of each round's participants against simulated time, for the
+    strategies that train sub-models (DISTREAL and the sub-model baselines)."""
+    figure = Figure(figsize=(7.0, 4.0))
+    axes = figure.add_subplot()
+    for index, run in enumerate(runs):
+        if not _uses_sub_models(run):
+            continue
+        points = [
+            (r.sim_time_s, r.extra["mean_cost_ratio"])
+            for r in run.records
+            if "mean_cost_ratio" in r.extra
+        ]
+        axes.plot(
+            [t for t, _ in points],
+            [c for _, c in points],
+            marker=".",
+            color=_colour(index),
+            label=run.strategy,
+        )
+    axes.set_xlabel("simulated time (s)")
+    axes.set_ylabel("mean chosen cost ratio R")
+    axes.set_ylim(0.0, 1.05)
+    axes.set_title("Sub-model size chosen by the devices")
+    _finish(axes)
+    return _save(figure, path)
+
+
 def write_figures(
     directory: Path, runs: Sequence[RunResult], targets: Sequence[float] = ()
 ) -> list[Path]:
-    """Write ``accuracy.png`` and ``energy.png`` into a run directory.
+    """Write ``accuracy.png`` and ``energy.png`` into a run directory, and ``cost.png`` when a
+    strategy trained sub-models.
 
     Args:
         directory: The run directory.
@@ -141,7 +183,10 @@ def write_figures(
         The paths written, accuracy figure first.
     """
     directory = Path(directory)
-    return [
+    written = [
         plot_accuracy(runs, directory / ACCURACY_PNG, targets),
         plot_energy(runs, directory / ENERGY_PNG),
     ]
+    if any(_uses_sub_models(run) for run in runs):
+        written.append(plot_cost_ratio(runs, directory / COST_PNG))
+    return written
