@@ -8,7 +8,7 @@ speed now, the time left until the deadline and the work left. Strategies name a
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -18,6 +18,7 @@ from leantrain.fl.setup import FederatedSetup
 from leantrain.fleet import Device, finish_time
 from leantrain.nn.groups import ChannelGroups
 from leantrain.nn.submodel import SubModelCost
+from leantrain.registry import registrar
 
 __all__ = [
     "POLICIES",
@@ -142,15 +143,8 @@ class LocalPolicy(ABC):
 POLICIES: dict[str, type[LocalPolicy]] = {}
 
 
-def register_policy(name: str) -> Callable[[type[LocalPolicy]], type[LocalPolicy]]:
-    """Class decorator adding a policy to :data:`POLICIES` under ``name``."""
-
-    def add(cls: type[LocalPolicy]) -> type[LocalPolicy]:
-        cls.name = name
-        POLICIES[name] = cls
-        return cls
-
-    return add
+#: Class decorator ``@register_policy("name")`` adding a policy to :data:`POLICIES`.
+register_policy = registrar(POLICIES)
 
 
 def make_policy(name: str, options: Mapping[str, Any], context: PolicyContext) -> LocalPolicy:

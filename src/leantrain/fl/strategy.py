@@ -26,6 +26,7 @@ from leantrain.fl.setup import FederatedSetup
 from leantrain.fl.store import RunState, RunStore
 from leantrain.fl.task import ClientTask, ClientUpdate
 from leantrain.fleet import Device
+from leantrain.registry import registrar
 from leantrain.seeding import numpy_rng
 
 __all__ = [
@@ -249,15 +250,8 @@ def _mean_extras(updates: Sequence[ClientUpdate]) -> dict[str, float]:
 STRATEGIES: dict[str, type[Strategy]] = {}
 
 
-def register_strategy(name: str) -> Callable[[type[Strategy]], type[Strategy]]:
-    """Class decorator adding a strategy to :data:`STRATEGIES` under ``name``."""
-
-    def add(cls: type[Strategy]) -> type[Strategy]:
-        cls.name = name
-        STRATEGIES[name] = cls
-        return cls
-
-    return add
+#: Class decorator ``@register_strategy("name")`` adding a strategy to :data:`STRATEGIES`.
+register_strategy = registrar(STRATEGIES)
 
 
 def make_strategy(name: str, setup: FederatedSetup) -> Strategy:

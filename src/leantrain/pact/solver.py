@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from typing import ClassVar
 
 from leantrain.pact.plan import Decision, Plan, evaluate
 from leantrain.pact.problem import Problem
+from leantrain.registry import registrar
 
 __all__ = ["DEFAULT_EPSILON", "SOLVERS", "Solver", "make_solver", "register_solver"]
 
@@ -63,15 +63,8 @@ class Solver(ABC):
 SOLVERS: dict[str, type[Solver]] = {}
 
 
-def register_solver(name: str) -> Callable[[type[Solver]], type[Solver]]:
-    """Class decorator adding a solver to :data:`SOLVERS` under ``name``."""
-
-    def add(cls: type[Solver]) -> type[Solver]:
-        cls.name = name
-        SOLVERS[name] = cls
-        return cls
-
-    return add
+#: Class decorator ``@register_solver("name")`` adding a solver to :data:`SOLVERS`.
+register_solver = registrar(SOLVERS)
 
 
 def make_solver(name: str, epsilon: float = DEFAULT_EPSILON) -> Solver:
