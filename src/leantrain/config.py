@@ -8,7 +8,6 @@ directory, and data directories and trace files must exist.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -21,6 +20,7 @@ from pydantic import (
 )
 
 from leantrain.errors import InputError
+from leantrain.io import read_toml
 
 __all__ = [
     "ConstantTraceConfig",
@@ -375,12 +375,4 @@ def load_config(path: str | Path) -> RunConfig:
         InputError: The file is missing, is not TOML, or holds an invalid field.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(path, "<file>", f"cannot read: {error.strerror}") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise InputError(path, "<toml>", str(error)) from None
-    return parse_config(raw, path)
+    return parse_config(read_toml(path), path)

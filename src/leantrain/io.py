@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import os
 import tempfile
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 import torch
 
-__all__ = ["atomic_torch_save", "atomic_write", "atomic_write_bytes", "atomic_write_text"]
+from leantrain.errors import InputError
+
+__all__ = [
+    "atomic_torch_save",
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "read_toml",
+]
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> Path:
@@ -47,3 +56,19 @@ def atomic_write_text(path: Path, text: str) -> Path:
 def atomic_torch_save(path: Path, obj: object) -> Path:
     """``torch.save`` ``obj`` to ``path`` atomically."""
     return atomic_write(path, lambda stream: torch.save(obj, stream))
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file.
+
+    Raises:
+        InputError: The file cannot be read or is not TOML (naming the file).
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(path, "<file>", f"cannot read: {error.strerror}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(path, "<toml>", str(error)) from None

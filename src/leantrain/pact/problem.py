@@ -4,13 +4,13 @@ target and deadline, as strictly validated pydantic models loaded from TOML."""
 from __future__ import annotations
 
 import itertools
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from leantrain.errors import InputError
+from leantrain.io import read_toml
 
 __all__ = [
     "CurveSection",
@@ -204,12 +204,4 @@ def load_problem(path: str | Path) -> Problem:
         InputError: The file is missing, is not TOML, or holds an invalid field.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(path, "<file>", f"cannot read: {error.strerror}") from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise InputError(path, "<toml>", str(error)) from None
-    return parse_problem(raw, path)
+    return parse_problem(read_toml(path), path)
