@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["runtime", "sliced", "dse", "convergence"]
+BENCHMARKS = ["runtime", "sliced", "dse", "convergence", "pact_energy", "pact_predictor"]
 
 
 def main(names: list[str]) -> None:

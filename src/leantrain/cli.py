@@ -10,6 +10,7 @@ import functools
 import importlib.resources
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+import leantrain.pact.baselines  # noqa: F401  (the solver modules register themselves)
 from leantrain.config import RunConfig, load_config, parse_config
 from leantrain.distreal import DseProgress, Front, plot_front
 from leantrain.distreal import explore as explore_front
@@ -31,6 +33,10 @@ from leantrain.fl.run import (
     write_config,
     write_summary,
 )
+from leantrain.pact import DEFAULT_EPSILON, SOLVERS, Plan, Problem, load_problem, make_solver
+from leantrain.pact.exact import SearchLimitError
+from leantrain.pact.figure import plot_comparison, plot_plan
+from leantrain.pact.relax import diagnose
 from leantrain.report import load_run_dir, summary_table, write_figures, write_report
 
 __all__ = ["app", "main"]
@@ -59,7 +65,7 @@ def exits_cleanly(command: Callable[P, R]) -> Callable[P, R]:
             print(f"error: {error.line()}", file=sys.stderr)
             raise typer.Exit(2) from None
         except InfeasibleError as error:
-            print(f"infeasible: {error}", file=sys.stderr)
+            print(str(error), file=sys.stderr)  # the message starts with "infeasible:"
             raise typer.Exit(3) from None
         except KeyboardInterrupt:
             print(
@@ -334,6 +340,443 @@ def demo(
     config = demo_config()
     _compare(config, "demo.toml", config.strategies, out, "local", resume)
     print(f"report: {write_report(out)}")
+
+
+#: The order of solvers in ``plan --compare``; any other registered solver follows.
+_SOLVER_ORDER = ("pact", "exact", "no-prune", "greedy", "prune-first", "full")
+
+
+def _solver_names() -> list[str]:
+    return [n for n in _SOLVER_ORDER if n in SOLVERS] + sorted(set(SOLVERS) - set(_SOLVER_ORDER))
+
+
+def _skip_reason(name: str, problem: Problem) -> str:
+    """Why solver ``name`` sits out a comparison on ``problem`` before it runs ("" when it does
+    not): a solver may expose ``too_large(problem) -> str``, a size check up front."""
+    check = getattr(SOLVERS[name], "too_large", None)
+    return str(check(problem) or "") if callable(check) else ""
+
+
+def _solve(name: str, problem: Problem, epsilon: float) -> Plan:
+    """``name``'s plan of ``problem``.
+
+    Raises:
+        InputError: The ``exact`` search hit its size or time limit on this problem.
+    """
+    try:
+        return make_solver(name, epsilon).solve(problem)
+    except SearchLimitError as error:
+        raise InputError(
+            "command line", "--solver", f"{name}: {error}; the problem is too large for it"
+        ) from None
+
+
+def _print_epochs(problem: Problem, plan: Plan) -> None:
+    table = Table(title=f"{plan.solver} plan ({plan.status}), {len(problem.node)} nodes")
+    for column in ("epoch", "start (s)", "end (s)", "pruning", "nodes", "energy (J)", "loss after"):
+        table.add_column(column, justify="right")
+    for epoch in plan.epochs:
+        table.add_row(
+            str(epoch.index + 1),
+            f"{epoch.start_s:.2f}",
+            f"{epoch.end_s:.2f}",
+            f"{epoch.pruning:g}",
+            str(len(epoch.fractions)),
+            f"{epoch.energy_j:.2f}",
+            f"{epoch.loss_after:.4f}",
+        )
+    table.add_section()
+    table.add_row(
+        "total",
+        "",
+        f"{plan.duration_s:.2f}",
+        "",
+        "",
+        f"{plan.energy_j:.2f}",
+        f"{plan.final_loss:.4f}",
+    )
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    console.print(table)
+    print(
+        f"energy {plan.energy_j:.6g} J, duration {plan.duration_s:.6g} s "
+        f"(deadline {problem.target.deadline_s:g} s), final loss {plan.final_loss:.6g} "
+        f"(target {problem.target.loss:g}), {len(plan.epochs)} epochs, "
+        f"solved in {plan.solve_time_s:.3g} s"
+    )
+
+
+def _compare_solvers(
+    problem: Problem, epsilon: float, chosen: str, chosen_plan: Plan | None
+) -> dict[str, Plan]:
+    """Solve ``problem`` with every registered solver and print one table."""
+    plans: dict[str, Plan] = {}
+    skipped: dict[str, str] = {}
+    for name in _solver_names():
+        reason = "" if name == chosen else _skip_reason(name, problem)
+        if reason:
+            skipped[name] = reason
+        elif name == chosen and chosen_plan is not None:
+            plans[name] = chosen_plan
+        else:
+            try:
+                plans[name] = _solve(name, problem, epsilon)
+            except InputError as error:
+                skipped[name] = error.message
+    reference = plans.get("pact")
+    table = Table(title=f"solvers on {len(problem.node)} nodes, ε = {epsilon:g}")
+    table.add_column("solver", no_wrap=True)
+    for column in ("status", "energy (J)", "duration (s)", "final loss", "solve (s)", "vs pact"):
+        table.add_column(column, justify="right")
+    for name in _solver_names():
+        if name in skipped:
+            table.add_row(name, "skipped", "", "", "", "", "")
+            continue
+        plan = plans[name]
+        if not plan.feasible:
+            table.add_row(name, plan.status, "", "", "", f"{plan.solve_time_s:.3g}", "")
+            continue
+        ratio = (
+            f"{plan.energy_j / reference.energy_j:.3f}"
+            if reference is not None and reference.feasible and reference.energy_j > 0.0
+            else ""
+        )
+        table.add_row(
+            name,
+            plan.status,
+            f"{plan.energy_j:.2f}",
+            f"{plan.duration_s:.2f}",
+            f"{plan.final_loss:.4f}",
+            f"{plan.solve_time_s:.3g}",
+            ratio,
+        )
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    console.print(table)
+    for name, reason in skipped.items():
+        print(f"note: {name} skipped: {reason}")
+    return plans
+
+
+@app.command("plan")
+@exits_cleanly
+def plan_command(
+    problem: Annotated[Path, typer.Argument(help="PACT problem file (TOML).")],
+    solver: Annotated[
+        str, typer.Option(help="pact, exact, full, prune-first, greedy or no-prune.")
+    ] = "pact",
+    epsilon: Annotated[
+        float, typer.Option(help="Granularity of the pact solver's approximations.")
+    ] = DEFAULT_EPSILON,
+    out: Annotated[
+        Path, typer.Option(help="Plan to write (JSON); its figure goes beside it as <stem>.png.")
+    ] = Path("plan.json"),
+    compare: Annotated[
+        bool, typer.Option(help="Also run every solver; table and <stem>-compare.png.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
+) -> None:
+    """Plan an energy-minimal training (PACT) that meets the loss target by the deadline."""
+    if solver not in SOLVERS:
+        raise InputError(
+            "command line",
+            "--solver",
+            f"unknown solver '{solver}'; known: {', '.join(_solver_names())}",
+        )
+    if not epsilon > 0.0 or not epsilon < float("inf"):
+        raise InputError("command line", "--epsilon", f"must be a positive number, got {epsilon}")
+    if out.suffix == ".png":
+        raise InputError("command line", "--out", "the plan is JSON; its figure takes <stem>.png")
+    picture = out.with_name(f"{out.stem}.png")
+    comparison = out.with_name(f"{out.stem}-compare.png")
+    for path in (out, picture, *((comparison,) if compare else ())):
+        if path.exists() and not force:
+            raise InputError(
+                "command line", "--out", f"{path} already exists; pass --force to overwrite it"
+            )
+    spec = load_problem(problem)
+    result = _solve(solver, spec, epsilon)
+    plans = _compare_solvers(spec, epsilon, solver, result) if compare else {solver: result}
+    if compare:
+        plot_comparison(spec, plans, comparison)
+    if not result.feasible:
+        # Relaxation searches run many solves: use pact for exact, the solver itself otherwise.
+        searcher = "pact" if solver == "exact" and "pact" in SOLVERS else solver
+        relaxation = diagnose(spec, searcher, epsilon)
+        message = relaxation.message
+        if (
+            solver not in ("pact", "exact")
+            and "pact" in SOLVERS
+            and make_solver("pact", epsilon).solve(spec).feasible
+        ):
+            message += "; the pact solver meets the original problem"
+        notes = {**relaxation.notes(), "relaxation": message, "problem": str(problem.resolve())}
+        replace(result, notes=notes).save(out)
+        raise InfeasibleError(relaxation.binding, message)
+    # The plan names its problem file, so that `execute` finds it without --problem.
+    replace(result, notes={**result.notes, "problem": str(problem.resolve())}).save(out)
+    plot_plan(spec, result, picture)
+    _print_epochs(spec, result)
+    written = f"{out}, {picture}" + (f" and {comparison}" if compare else "")
+    print(f"wrote {written}")
+
+
+class _StepProgress:
+    """Progress of ``profile`` and ``execute``: a rich bar on a terminal, one plain line per step
+    otherwise."""
+
+    def __init__(self, label: str, total: int) -> None:
+        self.label = label
+        self.bar: Progress | None = None
+        if stderr.is_terminal:
+            self.bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"),
+                TimeElapsedColumn(),
+                console=stderr,
+                transient=False,
+            )
+            self.task = self.bar.add_task(label, total=total, status="")
+
+    def __enter__(self) -> _StepProgress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def step(self, done: int, total: int, status: str) -> None:
+        """Report ``done`` of ``total`` steps (the total may grow, e.g. after re-planning)."""
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total, status=status)
+        else:
+            print(f"[{self.label}] {done}/{total} {status}", file=sys.stderr, flush=True)
+
+
+def _numbers(text: str, option: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(item) for item in _split(text))
+    except ValueError:
+        raise InputError(
+            "command line", option, f"not a comma-separated list of numbers: {text!r}"
+        ) from None
+
+
+def _refuse_overwrite(paths: Sequence[Path], force: bool, option: str = "--out") -> None:
+    for path in paths:
+        if path.exists() and not force:
+            raise InputError(
+                "command line", option, f"{path} already exists; pass --force to overwrite it"
+            )
+
+
+@app.command("profile")
+@exits_cleanly
+def profile_command(
+    config: Annotated[Path, typer.Argument(help="Run config (TOML): data, model, fleet.")],
+    out: Annotated[
+        Path, typer.Option(help="Problem file to write (TOML); its fit plot goes beside it (.png).")
+    ] = Path("problem.toml"),
+    levels: Annotated[
+        str, typer.Option(help="Pruning levels, ascending from 0.")
+    ] = "0,0.25,0.5,0.75",
+    epochs: Annotated[int, typer.Option(help="Training passes per level after the warm-up.")] = 8,
+    warmup_epochs: Annotated[
+        int, typer.Option(help="Passes of the unpruned model before pruning to each level.")
+    ] = 1,
+    holdout: Annotated[
+        int, typer.Option(help="Last points per level held out of the fit (its error).")
+    ] = 2,
+    method: Annotated[
+        str, typer.Option(help="fedavg (full-fleet rounds) or central (SGD on the pooled data).")
+    ] = "fedavg",
+    fractions: Annotated[str, typer.Option(help="Allowed data fractions.")] = "0,0.5,1",
+    target_epochs: Annotated[
+        int | None,
+        typer.Option(help="Target = predicted level-0 loss after this many full epochs."),
+    ] = None,
+    deadline_factor: Annotated[
+        float, typer.Option(help="Deadline = this x target-epochs x one full-fleet epoch.")
+    ] = 2.0,
+    max_epochs: Annotated[
+        int | None, typer.Option(help="max_epochs of the problem (default 3 x target-epochs).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
+) -> None:
+    """Profile the model per pruning level and fit the loss predictor: a PACT problem file."""
+    from leantrain.pact.profile import ProfileOptions, ProfileProgress, plot_profile, profile
+
+    if out.suffix == ".png":
+        raise InputError("command line", "--out", "the problem is TOML; its plot takes <stem>.png")
+    picture = out.with_name(f"{out.stem}.png")
+    _refuse_overwrite([out, picture], force)
+    options = ProfileOptions(
+        levels=_numbers(levels, "--levels"),
+        method=method,  # type: ignore[arg-type]  # checked by ProfileOptions.check
+        epochs=epochs,
+        warmup_epochs=warmup_epochs,
+        holdout=holdout,
+        data_fractions=_numbers(fractions, "--fractions"),
+        target_epochs=target_epochs,
+        deadline_factor=deadline_factor,
+        max_epochs=max_epochs,
+    )
+    options.check()
+    setup = build_setup(load_config(config), config)
+    total = options.warmup_epochs + len(options.levels) * options.epochs
+    with _StepProgress("profile", total) as progress:
+
+        def report(event: ProfileProgress) -> None:
+            progress.step(event.done, event.total, f"{event.stage}: loss {event.loss:.4f}")
+
+        result = profile(setup, options, source=config, progress=report)
+    result.save(out)
+    plot_profile(result, picture)
+    table = Table(title=f"profile of {setup.config.model.name} ({options.method} training)")
+    for column in (
+        "level",
+        "MFLOP/sample",
+        "bytes",
+        "train memory",
+        "a",
+        "b",
+        "c",
+        "s0",
+        "jump",
+        "fit RMSE",
+        "held-out RMSE",
+        "max rel. err",
+    ):
+        table.add_column(column, justify="right")
+    for level in result.levels:
+        curve = level.fit.curve
+        table.add_row(
+            f"{level.pruning:g}",
+            f"{level.flops_per_sample / 1e6:.4g}",
+            f"{level.state_bytes:,}",
+            f"{level.memory_bytes:,}",
+            f"{curve.a:.4g}",
+            f"{curve.b:.4g}",
+            f"{curve.c:.4g}",
+            f"{curve.s0:.4g}",
+            f"{level.jump:.4f}",
+            f"{level.fit.fit_rmse:.4f}",
+            f"{level.fit.holdout_rmse:.4f}",
+            f"{level.fit.holdout_max_rel_error:.1%}",
+        )
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    console.print(table)
+    target = result.problem.target
+    print(
+        f"initial loss {result.initial_loss:.4f}, after warm-up {result.warmup_loss:.4f}; "
+        f"default target {target.loss:.4f}, deadline {target.deadline_s:.6g} s "
+        f"({options.deadline_factor:g} x {options.target_epochs or options.epochs} x "
+        f"{result.full_epoch_time_s:.6g} s)"
+    )
+    print(f"wrote {out} and {picture}")
+
+
+@app.command("execute")
+@exits_cleanly
+def execute_command(
+    plan: Annotated[Path, typer.Argument(help="Plan (JSON) written by leantrain plan.")],
+    config: Annotated[
+        Path, typer.Argument(help="Run config (TOML) the problem was profiled from.")
+    ],
+    problem: Annotated[
+        Path | None,
+        typer.Option(
+            help="The plan's problem file (default: the one the plan names, else problem.toml "
+            "beside the plan)."
+        ),
+    ] = None,
+    replan: Annotated[
+        bool, typer.Option(help="Re-plan with pact from the observed loss after every epoch.")
+    ] = False,
+    epsilon: Annotated[
+        float, typer.Option(help="Granularity of the pact solver when re-planning.")
+    ] = DEFAULT_EPSILON,
+    out: Annotated[
+        Path | None, typer.Option(help="Output directory (default runs/<plan>-execute).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
+) -> None:
+    """Run a PACT plan with real training; predicted vs realised loss, time and energy."""
+    from leantrain.pact import read_plan
+    from leantrain.pact.execute import ExecutedEpoch, execute_plan, write_execution
+
+    if not epsilon > 0.0 or not epsilon < float("inf"):
+        raise InputError("command line", "--epsilon", f"must be a positive number, got {epsilon}")
+    directory = out or Path("runs") / f"{plan.stem}-execute"
+    _refuse_overwrite([directory / "execution.json", directory / "execution.png"], force)
+    given = read_plan(plan)
+    recorded = given.notes.get("problem")
+    problem_path = problem or (Path(recorded) if recorded else plan.with_name("problem.toml"))
+    if problem is None and not problem_path.is_file():
+        raise InputError(
+            "command line", "--problem", f"no {problem_path}; pass the plan's problem file"
+        )
+    spec = load_problem(problem_path)
+    setup = build_setup(load_config(config), config)
+    with _StepProgress("execute", len(given.epochs)) as progress:
+
+        def report(epoch: ExecutedEpoch, total: int) -> None:
+            progress.step(
+                epoch.index + 1,
+                total,
+                f"ρ={epoch.pruning:g} nodes {len(epoch.nodes)}: loss {epoch.realised_loss:.4f} "
+                f"(predicted {epoch.predicted_loss:.4f})",
+            )
+
+        result = execute_plan(
+            given,
+            spec,
+            setup,
+            replan=replan,
+            epsilon=epsilon,
+            plan_source=plan,
+            problem_source=problem_path,
+            on_epoch=report,
+        )
+    written, picture = write_execution(result, directory)
+    table = Table(title=f"execution of {plan} ({'re-planned' if replan else 'as planned'})")
+    for column in (
+        "epoch",
+        "pruning",
+        "nodes",
+        "predicted loss",
+        "one-step",
+        "realised loss",
+        "time (s)",
+        "energy (J)",
+    ):
+        table.add_column(column, justify="right")
+    for epoch in result.epochs:
+        table.add_row(
+            str(epoch.index + 1) + ("*" if epoch.replanned else ""),
+            f"{epoch.pruning:g}",
+            str(len(epoch.nodes)),
+            f"{epoch.predicted_loss:.4f}",
+            f"{epoch.one_step_loss:.4f}",
+            f"{epoch.realised_loss:.4f}",
+            f"{epoch.time_s:.2f}",
+            f"{epoch.energy_j:.2f}",
+        )
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    console.print(table)
+    errors = result.loss_errors()
+    print(
+        f"final loss {result.final_loss:.4f} (target {result.target_loss:.4g}: "
+        f"{'met' if result.target_met else 'missed'}), time {result.time_s:.6g} s (deadline "
+        f"{result.deadline_s:.6g} s), energy {result.energy_j:.6g} J; predicted-loss error "
+        f"mean {errors['mean_abs']:.4f} ({errors['mean_rel']:.1%}), max {errors['max_abs']:.4f} "
+        f"({errors['max_rel']:.1%})"
+    )
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"wrote {written} and {picture}")
 
 
 def main() -> None:

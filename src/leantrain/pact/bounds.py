@@ -1,0 +1,190 @@
+"""Lower bounds on what a partial plan still needs (energy, samples, time, epochs) to reach ℓ*.
+
+Shared by the ``pact`` solver (pruning against its incumbent, over its own epoch options) and the
+``exact`` solver (branch and bound, over every undominated node/fraction set). Given per level the
+epoch sets c a plan may use (time τ_c, effective samples D_c, energy E_c), the bounds hold for
+every plan built from them.
+
+**The loss law.** At a level with curve ℓ(s) = c + a·(s + s0)^(−b) the loss obeys the autonomous
+law dℓ/ds = −r(ℓ), r(ℓ) = b·(ℓ − c)^(1 + 1/b)·a^(−1/b) for ℓ > c (0 below), because the equivalent
+position s_eq makes the curve memoryless in ℓ. A plan's loss goes down only along that law or by
+dropping onto a curve's start ℓ_ρ(0) when an epoch begins above it (the clamp s_eq = 0); jumps only
+raise it. From loss ℓ at level ρ the last drop lands no lower than m_ρ = min over ρ′ ≥ ρ of
+ℓ_ρ′(0), so the plan still descends *continuously* through every loss value in
+[ℓ*, min(ℓ, m_ρ)], at levels ≥ ρ.
+
+**The relaxation.** Cut that interval on a grid into pieces i of width Δ_i and upper end y_i.
+Descending piece i at level ρ′ takes at least n_iρ′ = Δ_i / r_ρ′(y_i) samples (r grows with ℓ, so
+the rate in the piece is at most r_ρ′(y_i)). Relax the plan to: a share z_iρ′ ≥ 0 of every piece
+descended at each level, Σ_ρ′ z_iρ′ ≥ 1 (a piece may be descended more than once, after a jump,
+never less), samples at level ρ′ at least Σ_i z_iρ′·n_iρ′, delivered by any non-negative amounts
+y_c of the level's sets (y_c samples through set c: y_c/D_c epochs, time y_c·τ_c/D_c), total time
+≤ T′ and total epochs ≤ K′; minimise Σ_c y_c·E_c/D_c. Every real plan is a feasible point, so the LP
+optimum is a lower bound of its energy. By weak duality every pair of multipliers λ, μ ≥ 0 for the
+time and epoch constraints gives the lower bound
+
+    Σ_i min_ρ′ n_iρ′·g_ρ′(λ, μ) − λ·T′ − μ·K′,   g_ρ′ = min over sets c of level ρ′ of
+                                                   (E_c + λ·τ_c + μ) / D_c.
+
+The bound is the best over a fixed grid of (λ, μ), including (0, 0), where it is the cheapest
+energy per unit of loss descended at each loss value. With T′ = ∞ and K′ = ∞ the same argument
+bounds the samples (weights 1), time (weights τ/D) and epochs (weights 1/D) still needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from leantrain.pact.predictor import LossPredictor
+from leantrain.pact.problem import Problem
+
+__all__ = ["EpochSets", "RemainingBound"]
+
+FloatArray = NDArray[np.float64]
+
+#: Points of the loss grid on which the integrals are tabulated.
+GRID_POINTS = 1024
+
+#: Multiplier steps (times a scale) of the Lagrangian grid, per constraint.
+_STEPS = np.r_[0.0, 2.0 ** np.arange(-6.0, 7.0, 2.0)]
+
+#: Per level: the (time, samples, energy) of the epoch sets a plan may use.
+EpochSets = Sequence[tuple[FloatArray, FloatArray, FloatArray]]
+
+
+@dataclass(frozen=True)
+class RemainingBound:
+    """Tabulated lower bounds from (level, loss) to the target (see the module doc).
+
+    Attributes:
+        target: The loss target ℓ*.
+        grid: Loss grid, ascending from ℓ*, shape (G,).
+        lambdas, mus: The multiplier grid, shape (K,) each.
+        energy: ``energy[ρ, k, i]``: Σ over the pieces below ``grid[i]`` of the cheapest
+            n·g_k, shape (L, K, G).
+        samples, time, epochs: The same with weights 1, least τ/D and least 1/D, shape (L, G).
+    """
+
+    target: float
+    grid: FloatArray
+    lambdas: FloatArray
+    mus: FloatArray
+    energy: FloatArray
+    samples: FloatArray
+    time: FloatArray
+    epochs: FloatArray
+
+    @staticmethod
+    def of(problem: Problem, sets: EpochSets) -> RemainingBound:
+        """Tabulate the bounds for plans made of ``sets`` (one entry per level)."""
+        predictor = LossPredictor.of(problem)
+        levels = len(problem.model.levels)
+        target = problem.target.loss
+        top = max(
+            predictor.initial_loss + predictor.jump[-1] - predictor.jump[0],
+            target * (1.0 + 1e-9),
+        )
+        # Denser near the target, where the rates are smallest.
+        grid = target + (top - target) * np.linspace(0.0, 1.0, GRID_POINTS) ** 2
+        width = np.diff(grid)
+        upper = grid[1:]
+        need = np.full((levels, GRID_POINTS - 1), np.inf)  # n_iρ: samples per piece
+        for index, curve in enumerate(predictor.curves):
+            above = upper > curve.c
+            excess = np.where(above, upper - curve.c, 1.0)
+            rate = curve.b * excess ** (1.0 + 1.0 / curve.b) * curve.a ** (-1.0 / curve.b)
+            need[index] = np.where(above & (rate > 0.0), width / np.where(above, rate, 1.0), np.inf)
+
+        # Per-level costs per effective sample of the sets, for every multiplier pair.
+        usable = [s for s in sets if len(s[0])]
+        if usable:
+            v = np.concatenate([e / d for t, d, e in usable])
+            u = np.concatenate([t / d for t, d, e in usable])
+            w = np.concatenate([1.0 / d for t, d, e in usable])
+            scale_l = float(np.median(v) / max(float(np.median(u)), 1e-300))
+            scale_m = float(np.median(v) / max(float(np.median(w)), 1e-300))
+        else:
+            scale_l = scale_m = 1.0
+        lambdas = np.repeat(_STEPS * scale_l, len(_STEPS))
+        mus = np.tile(_STEPS * scale_m, len(_STEPS))
+        cost = np.full((levels, len(lambdas)), np.inf)
+        pace = np.full(levels, np.inf)  # least τ/D
+        count = np.full(levels, np.inf)  # least 1/D
+        for level, (t, d, e) in enumerate(sets):
+            if len(t) == 0:
+                continue
+            cost[level] = (
+                (e / d)[None, :] + lambdas[:, None] * (t / d)[None, :] + mus[:, None] / d[None, :]
+            ).min(axis=1)
+            pace[level] = float((t / d).min())
+            count[level] = float((1.0 / d).min())
+
+        def times(n: FloatArray, weight: FloatArray) -> FloatArray:
+            """n·weight with inf where a piece cannot be descended (whatever the weight)."""
+            finite = np.isfinite(n)
+            return np.where(finite, np.where(finite, n, 0.0) * weight, np.inf)
+
+        energy = np.zeros((levels, len(lambdas), GRID_POINTS))
+        samples = np.zeros((levels, GRID_POINTS))
+        time = np.zeros((levels, GRID_POINTS))
+        epochs = np.zeros((levels, GRID_POINTS))
+        for level in range(levels):
+            n = need[level:]  # (L', G-1)
+            per_piece = times(n[:, None, :], cost[level:, :, None]).min(axis=0)  # (K, G-1)
+            energy[level, :, 1:] = np.cumsum(per_piece, axis=1)
+            samples[level, 1:] = np.cumsum(n.min(axis=0))
+            time[level, 1:] = np.cumsum(times(n, pace[level:, None]).min(axis=0))
+            epochs[level, 1:] = np.cumsum(times(n, count[level:, None]).min(axis=0))
+            floor = min(c.start for c in predictor.curves[level:])
+            cut = int(np.searchsorted(grid, floor, side="right")) - 1
+            if 0 <= cut < GRID_POINTS - 1:
+                # Above the lowest curve start the plan may drop for free.
+                energy[level, :, cut + 1 :] = energy[level, :, cut : cut + 1]
+                samples[level, cut + 1 :] = samples[level, cut]
+                time[level, cut + 1 :] = time[level, cut]
+                epochs[level, cut + 1 :] = epochs[level, cut]
+        return RemainingBound(target, grid, lambdas, mus, energy, samples, time, epochs)
+
+    def _index(self, loss: FloatArray) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+        # The largest grid point not above the loss: every bound grows with the loss.
+        index = np.searchsorted(self.grid, loss, side="right") - 1
+        return np.clip(index, 0, len(self.grid) - 1), (index >= 0) & (loss > self.target)
+
+    def energy_to_go(
+        self, level: int, loss: FloatArray, time_left: FloatArray, epochs_left: FloatArray
+    ) -> FloatArray:
+        """Lower bound of the energy still needed from ``loss`` at ``level`` with ``time_left``
+        seconds and ``epochs_left`` epochs to spare (finite; vectorised over ``loss``)."""
+        loss = np.asarray(loss, dtype=np.float64)
+        index, inside = self._index(loss)
+        table = self.energy[level][:, index].T  # (n, K)
+        time_left = np.broadcast_to(np.asarray(time_left, dtype=np.float64), loss.shape)
+        epochs_left = np.broadcast_to(np.asarray(epochs_left, dtype=np.float64), loss.shape)
+        penalty = self.lambdas * time_left[:, None] + self.mus * epochs_left[:, None]
+        value = (table - penalty).max(axis=1)
+        return np.where(inside, np.maximum(value, 0.0), 0.0)
+
+    def energy_free(self, level: int, loss: FloatArray) -> FloatArray:
+        """The energy lower bound without the deadline and epoch terms (λ = μ = 0)."""
+        index, inside = self._index(np.asarray(loss, dtype=np.float64))
+        return np.where(inside, self.energy[level, 0, index], 0.0)
+
+    def samples_to_go(self, level: int, loss: FloatArray) -> FloatArray:
+        """Lower bound of the effective samples still needed (vectorised)."""
+        index, inside = self._index(np.asarray(loss, dtype=np.float64))
+        return np.where(inside, self.samples[level, index], 0.0)
+
+    def time_to_go(self, level: int, loss: FloatArray) -> FloatArray:
+        """Lower bound of the time still needed (vectorised)."""
+        index, inside = self._index(np.asarray(loss, dtype=np.float64))
+        return np.where(inside, self.time[level, index], 0.0)
+
+    def epochs_to_go(self, level: int, loss: FloatArray) -> FloatArray:
+        """Lower bound of the epochs still needed (vectorised; at least 1 above the target)."""
+        index, inside = self._index(np.asarray(loss, dtype=np.float64))
+        value = np.ceil(self.epochs[level, index] - 1e-9)
+        return np.where(inside, np.maximum(value, 1.0), 0.0)

@@ -1,0 +1,366 @@
+"""The ``exact`` solver (SPEC 5): the true optimum of small instances, by branch and bound.
+
+**Search space.** Every plan of SPEC 5: any number of epochs up to ``max_epochs``, each at a
+level ρ_k ≥ ρ_{k−1} with any non-empty set of (node, fraction) pairs, every node eligible at that
+level (memory) and every allowed fraction, with continuous time and loss (no grid anywhere).
+
+**Why it is exact.** The search enumerates that space, minus only parts that provably hold no plan
+strictly cheaper than the incumbent:
+
+1. *Dominated epoch sets.* Per level, all (F+1)^n − 1 sets of the eligible nodes are enumerated
+   and a set is dropped when another set of the same level is no longer, delivers no fewer
+   effective samples and costs no more energy. Replacing it by that set leaves every later epoch
+   allowed, the time and energy no higher and the loss no higher (the loss after an epoch grows
+   with the loss before it and falls with its samples), so an optimal plan uses undominated sets
+   only (one of each group of equal sets is kept).
+2. *Order within a level.* Consecutive epochs at the same level can be permuted freely: the jump
+   applies when the level is entered, after which the loss depends only on the sum of their
+   samples (s_eq + D₁ + D₂ whatever the order), and time and energy are sums. So only runs whose
+   set indices do not decrease are enumerated.
+3. *Bounds.* A partial plan is cut when its energy plus a lower bound of the energy still needed
+   reaches the incumbent's, when its time plus a lower bound of the time still needed exceeds the
+   deadline, or when the epochs it still needs exceed ``max_epochs``. The lower bounds are those of
+   :mod:`leantrain.pact.bounds` (the autonomous loss law and the cheapest energy and time per
+   effective sample, and the LP relaxation of the deadline over the undominated sets), each proven
+   there. A plan stops at the first epoch that reaches the target: further epochs only cost.
+
+What remains is enumerated completely (depth first, most promising child first), so the best plan
+found is optimal; if the search finds nothing better, the incumbent (the ``pact`` plan) is
+optimal, and if there is no incumbent and nothing is found, no plan meets target and deadline.
+Plans whose final loss or time lies within 1e-9 of the target or the deadline are confirmed with
+:func:`~leantrain.pact.plan.evaluate`, the arbiter of feasibility, so rounding cannot flip a verdict.
+
+**Guards.** The search raises :class:`SearchLimitError` (it never returns a plan it has not proved
+optimal) after ``max_nodes`` expanded partial plans or ``max_seconds`` of search, and when a level
+has more than ``max_sets`` node/fraction sets to enumerate. With the defaults it finishes instances
+of up to about 5-7 nodes, 3-4 levels, 3 fractions and a dozen epochs within seconds to minutes; see
+the quality benchmark for the measured share.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from leantrain.pact.bounds import RemainingBound
+from leantrain.pact.dp import PactSolver
+from leantrain.pact.graph import _pareto
+from leantrain.pact.knapsack import LevelItems, level_items
+from leantrain.pact.plan import Decision, Plan, evaluate
+from leantrain.pact.predictor import LossPredictor
+from leantrain.pact.problem import Problem
+from leantrain.pact.solver import DEFAULT_EPSILON, Solver, register_solver
+
+__all__ = ["ExactSolver", "LevelSets", "SearchLimitError", "level_sets"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+class SearchLimitError(RuntimeError):
+    """The exact search hit its node, time or enumeration limit before proving optimality."""
+
+
+@dataclass(frozen=True)
+class LevelSets:
+    """The undominated node/fraction sets of one level.
+
+    Attributes:
+        level: The level index.
+        items: The level's items.
+        choice: Fraction index per set and item row (-1: the node does not train), shape (R, n).
+        time, samples, energy: Each set's epoch time, effective samples and energy, shape (R,).
+    """
+
+    level: int
+    items: LevelItems
+    choice: NDArray[np.int8]
+    time: FloatArray
+    samples: FloatArray
+    energy: FloatArray
+
+    def decision(self, problem: Problem, index: int) -> Decision:
+        """Set ``index`` as a decision."""
+        fractions = {
+            problem.node[int(self.items.nodes[row])].name: float(self.items.fractions[f])
+            for row, f in enumerate(self.choice[index].tolist())
+            if f >= 0
+        }
+        return Decision(self.level, fractions)
+
+
+def level_sets(problem: Problem, level: int, max_sets: int = 1 << 21) -> LevelSets:
+    """Enumerate every non-empty node/fraction set of ``level`` and keep the undominated ones.
+
+    Raises:
+        SearchLimitError: More than ``max_sets`` sets to enumerate.
+    """
+    items = level_items(problem, level)
+    n, width = items.size, len(items.fractions) + 1
+    count = width**n
+    if count - 1 > max_sets:
+        raise SearchLimitError(
+            f"level {level}: {count - 1} node/fraction sets exceed the limit {max_sets}"
+        )
+    codes = np.arange(1, count, dtype=np.int64)
+    digits = (codes[:, None] // (width ** np.arange(n, dtype=np.int64))[None, :]) % width
+    choice = (digits - 1).astype(np.int8)  # (R, n)
+    take = choice >= 0
+    f = np.maximum(choice, 0).astype(np.int64)
+    rows = np.arange(n)[None, :]
+    samples = np.where(take, items.samples[rows, f], 0.0).sum(axis=1)
+    energy = np.where(take, items.energy[rows, f], 0.0).sum(axis=1)
+    longest = np.where(take, items.time[rows, f], 0.0).max(axis=1, initial=0.0)
+    keep = _pareto(longest, samples, energy) if len(codes) else np.empty(0, dtype=np.int64)
+    return LevelSets(level, items, choice[keep], longest[keep], samples[keep], energy[keep])
+
+
+@register_solver("exact")
+class ExactSolver(Solver):
+    """The true optimum by branch and bound (see the module doc for the argument and the guards).
+
+    Args:
+        epsilon: The granularity of the ``pact`` run that gives the first incumbent.
+        max_nodes: Most partial plans expanded before giving up.
+        max_seconds: Most seconds of search before giving up.
+        max_sets: Most node/fraction sets enumerated per level.
+    """
+
+    exact = True
+
+    def __init__(
+        self,
+        epsilon: float = DEFAULT_EPSILON,
+        *,
+        max_nodes: int = 2_000_000,
+        max_seconds: float = 600.0,
+        max_sets: int = 1 << 21,
+    ) -> None:
+        super().__init__(epsilon)
+        self.max_nodes = max_nodes
+        self.max_seconds = max_seconds
+        self.max_sets = max_sets
+        self.stats: dict[str, Any] = {}
+
+    def solve(self, problem: Problem) -> Plan:
+        """Search, then evaluate; the plan's notes say how many partial plans were expanded.
+
+        Raises:
+            SearchLimitError: A guard stopped the search before optimality was proved.
+        """
+        plan = super().solve(problem)
+        return Plan(
+            status=plan.status,
+            solver=plan.solver,
+            epsilon=plan.epsilon,
+            energy_j=plan.energy_j,
+            duration_s=plan.duration_s,
+            final_loss=plan.final_loss,
+            solve_time_s=plan.solve_time_s,
+            epochs=plan.epochs,
+            notes={**plan.notes, **self.stats},
+        )
+
+    def search(self, problem: Problem) -> list[Decision] | None:
+        """The optimal decisions, or None when no plan meets the target by the deadline.
+
+        Raises:
+            SearchLimitError: A guard stopped the search before optimality was proved.
+        """
+        began = time.perf_counter()
+        levels = len(problem.model.levels)
+        sets = [level_sets(problem, level, self.max_sets) for level in range(levels)]
+        incumbent = PactSolver(self.epsilon).search(problem)
+        best_energy = math.inf
+        best: list[Decision] | None = None
+        if incumbent is not None:
+            plan = evaluate(problem, incumbent, solver="pact")
+            if plan.feasible:
+                best_energy, best = plan.energy_j, incumbent
+        search = _Search(problem, sets, best_energy, self.max_nodes, began + self.max_seconds)
+        found = search.run()
+        self.stats = {
+            "expanded": search.expanded,
+            "dominated": search.dominated,
+            "sets": [len(s.time) for s in sets],
+            "improved_on_pact": found is not None,
+        }
+        if found is not None:
+            best = [sets[level].decision(problem, index) for level, index in found]
+        return best
+
+
+class _Search:
+    """Depth-first branch and bound over epochs (see the module doc of :mod:`exact`)."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        sets: list[LevelSets],
+        incumbent: float,
+        max_nodes: int,
+        deadline_clock: float,
+    ) -> None:
+        self.problem = problem
+        self.sets = sets
+        self.levels = len(sets)
+        self.best = incumbent
+        self.best_path: list[tuple[int, int]] | None = None
+        self.max_nodes = max_nodes
+        self.clock = deadline_clock
+        self.expanded = 0
+        self.dominated = 0
+        self.memo = [_Memo() for _ in sets]
+        predictor = LossPredictor.of(problem)
+        self.predictor = predictor
+        self.target = problem.target.loss
+        self.deadline = problem.target.deadline_s
+        self.max_epochs = problem.options.max_epochs
+        self.remaining = RemainingBound.of(problem, [(s.time, s.samples, s.energy) for s in sets])
+        curves = predictor.curves
+        self.a = [c.a for c in curves]
+        self.b = [c.b for c in curves]
+        self.c = [c.c for c in curves]
+        self.s0 = [c.s0 for c in curves]
+        self.start = [c.start for c in curves]
+
+    def run(self) -> list[tuple[int, int]] | None:
+        """Search from the initial state; the best path strictly cheaper than the incumbent."""
+        self._expand(0, 0, self.predictor.initial_loss, 0.0, 0.0, 0, [])
+        return self.best_path
+
+    def _lower_bound(
+        self, level: int, loss: FloatArray, elapsed: FloatArray, epochs_left: int
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Energy, time and epoch lower bounds still to go from (level, loss, elapsed)."""
+        bound = self.remaining
+        energy = bound.energy_to_go(level, loss, self.deadline - elapsed, float(epochs_left))
+        return energy, bound.time_to_go(level, loss), bound.epochs_to_go(level, loss)
+
+    def _expand(
+        self,
+        level: int,
+        first: int,
+        loss: float,
+        elapsed: float,
+        energy: float,
+        epochs: int,
+        path: list[tuple[int, int]],
+    ) -> None:
+        if self.memo[level].dominated(first, epochs, loss, elapsed, energy):
+            self.dominated += 1
+            return
+        self.memo[level].add(first, epochs, loss, elapsed, energy)
+        self.expanded += 1
+        if self.expanded > self.max_nodes:
+            raise SearchLimitError(f"exact search expanded more than {self.max_nodes} plans")
+        if self.expanded % 256 == 0 and time.perf_counter() > self.clock:
+            raise SearchLimitError("exact search ran out of time")
+        left = self.max_epochs - epochs - 1
+        children: list[tuple[float, int, int, float, float, float]] = []
+        for to in range(level, self.levels):
+            s = self.sets[to]
+            lo = first if to == level else 0
+            if lo >= len(s.time):
+                continue
+            jumped = loss + (self.predictor.jump[to] - self.predictor.jump[level])
+            t_new = elapsed + s.time[lo:]
+            e_new = energy + s.energy[lo:]
+            c = self.c[to]
+            if jumped <= c:
+                l_new = np.full(len(t_new), jumped)
+            else:
+                if jumped >= self.start[to]:
+                    start = 0.0
+                else:
+                    start = max(
+                        0.0, ((jumped - c) / self.a[to]) ** (-1.0 / self.b[to]) - self.s0[to]
+                    )
+                l_new = c + self.a[to] * (start + s.samples[lo:] + self.s0[to]) ** (-self.b[to])
+            ok = (t_new <= self.deadline * (1.0 + 1e-9)) & (e_new < self.best)
+            if not ok.any():
+                continue
+            near = ok & (l_new <= self.target * (1.0 + 1e-9))
+            done = np.zeros(len(t_new), dtype=bool)
+            for j in np.flatnonzero(near)[np.argsort(e_new[near], kind="stable")]:
+                candidate = [*path, (to, lo + int(j))]
+                clear = l_new[j] <= self.target * (1.0 - 1e-9) and t_new[j] <= self.deadline * (
+                    1.0 - 1e-9
+                )
+                if clear or self._confirm(candidate):
+                    done[j] = True
+                    if e_new[j] < self.best:
+                        self.best, self.best_path = float(e_new[j]), candidate
+            if left <= 0:
+                continue
+            go = np.flatnonzero(ok & ~done)
+            if len(go) == 0:
+                continue
+            need_e, need_t, need_k = self._lower_bound(to, l_new[go], t_new[go], left)
+            keep = (
+                (e_new[go] + need_e < self.best)
+                & (t_new[go] + need_t <= self.deadline * (1.0 + 1e-9))
+                & (need_k <= left)
+            )
+            for j, score in zip(go[keep], (e_new[go] + need_e)[keep], strict=True):
+                children.append(
+                    (
+                        float(score),
+                        to,
+                        lo + int(j),
+                        float(l_new[j]),
+                        float(t_new[j]),
+                        float(e_new[j]),
+                    )
+                )
+        children.sort()
+        for score, to, index, l_new_j, t_new_j, e_new_j in children:
+            if score >= self.best:
+                break  # sorted: no later child can do better
+            self._expand(to, index, l_new_j, t_new_j, e_new_j, epochs + 1, [*path, (to, index)])
+
+    def _confirm(self, path: list[tuple[int, int]]) -> bool:
+        decisions = [self.sets[level].decision(self.problem, index) for level, index in path]
+        return evaluate(self.problem, decisions, solver="exact").feasible
+
+
+class _Memo:
+    """The states already expanded at one level, for exact dominance tests.
+
+    State A dominates state B (same level) when A's run may continue with every set B's may
+    (first_A ≤ first_B), A used no more epochs, and A's loss, time and energy are no higher: every
+    completion of B is then a completion of A that ends no later, no worse and no dearer. A state
+    is only ever pruned by one expanded before it, so the chains of dominance end at expanded
+    states and no plan is lost.
+    """
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.data = np.empty((5, 1024))
+
+    def dominated(self, first: int, epochs: int, loss: float, time: float, energy: float) -> bool:
+        """Whether an expanded state dominates this one."""
+        if self.size == 0:
+            return False
+        d = self.data[:, : self.size]
+        return bool(
+            (
+                (d[0] <= first)
+                & (d[1] <= epochs)
+                & (d[2] <= loss)
+                & (d[3] <= time)
+                & (d[4] <= energy)
+            ).any()
+        )
+
+    def add(self, first: int, epochs: int, loss: float, time: float, energy: float) -> None:
+        """Record an expanded state."""
+        if self.size == self.data.shape[1]:
+            self.data = np.concatenate([self.data, np.empty_like(self.data)], axis=1)
+        self.data[:, self.size] = (first, epochs, loss, time, energy)
+        self.size += 1

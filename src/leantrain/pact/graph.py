@@ -1,0 +1,627 @@
+"""The time-expanded graph of the ``pact`` solver (SPEC 5) and its shortest path.
+
+**Vertices** are (time slot, loss cell, pruning level). Time is cut into slots of ε·T (T the
+deadline) and a state's time is rounded *up* to its slot. A state's loss is mapped to its position s
+(cumulative effective samples) on the level's curve and rounded *up* in loss (down in position) to a
+cell of ε·D̄_ρ samples, D̄_ρ being one epoch of every node that fits the level at its largest
+fraction, so a full epoch spans 1/ε cells. The initial state is (0, ℓ₀, level 0).
+
+**Edges** are one epoch's decision: a pruning step to a level ρ′ ≥ ρ and a node/fraction set from
+the min-energy covering knapsack (:mod:`leantrain.pact.knapsack`), solved at ε for every
+epoch-length cap of the level's cap grid (:func:`~leantrain.pact.knapsack.level_caps`) and every
+sample target D = D̄_cap·min(1, m·ε), m = 1..⌈1/ε⌉ (D̄_cap: every admitted node at its largest
+admitted fraction). An edge's weight is its set's energy. Edges come in two kinds:
+
+* *Final* edges, those that reach ℓ*, use the whole fine table: from a state that still needs D
+  samples at ρ′, the cheapest set of every cap whose target covers D (a suffix minimum over the
+  targets), so the last epoch overshoots by at most ε·D̄_cap samples.
+* *Intermediate* edges use the sets of a coarser grid of resolution √ε (caps thinned at √ε; per
+  cap, targets at least √ε·D̄_cap apart, plus every vertex of the lower convex hull of (D, E), which
+  are the sets the LP relaxation of a run can use, plus the whole fleet), dropping any set that
+  another one of the level dominates (no longer, no fewer samples, no dearer). Their number
+  multiplies the search, so they are the one grid kept at √ε; it still goes to 0 with ε.
+
+**Search.** The graph is a DAG (time strictly grows along an edge, and so does the epoch count). It
+is searched layer by layer in the epoch count, so ``max_epochs`` is respected, with one label per
+vertex: the cheapest. Each label carries its *exact* time, loss and energy (the formulas of SPEC 5),
+so rounding happens only where labels meet: a new label is kept only if it is cheaper than every
+label of a vertex no later and no worse in loss at its level. A label never exceeds its vertex's
+rounded-up time and loss, so the graph is conservative, and every candidate plan is also checked
+with :func:`~leantrain.pact.plan.evaluate` before it is returned. Labels that cannot beat the
+incumbent (energy so far plus the lower bound of :mod:`leantrain.pact.bounds`) or cannot reach the
+target by the deadline or within ``max_epochs`` are pruned, which never removes a better plan.
+
+**Complexity** for N nodes, L levels, F fractions and fixed ε. A level has C ≤ min(N·F, 1/ε + 1)
+caps, each a knapsack of O(N log N + F/ε³) (see :mod:`leantrain.pact.knapsack`): building all
+edges is O(L·(N·F log(N·F) + (N log N + F/ε³)/ε)). There are R = O(1/ε) intermediate edges per
+level (O(1/√ε) caps × O(1/√ε) targets) and V = O(L/ε²·K̄) vertices (K̄: full epochs to the
+target); each vertex is expanded at most once per layer, along O(L·R) intermediate edges and
+O(L·C) final lookups, so the search is O(max_epochs·V·L/ε), independent of N. In practice the
+pruning leaves a small share of the vertices, and with many nodes the knapsacks dominate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from leantrain.pact.bounds import RemainingBound
+from leantrain.pact.knapsack import CapCover, LevelItems, cover_targets, level_caps, level_items
+from leantrain.pact.plan import Decision, evaluate
+from leantrain.pact.predictor import LossPredictor
+from leantrain.pact.problem import Problem
+
+__all__ = ["EpochOptions", "SearchResult", "epoch_options", "shortest_plan"]
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+#: Most (label, edge) pairs evaluated in one vectorised block.
+_BLOCK = 1 << 20
+
+#: New labels of one block: level, time, loss, energy, parent label, edge, loss cell.
+_Part = tuple[IntArray, FloatArray, FloatArray, FloatArray, IntArray, IntArray, IntArray]
+
+
+#: Vertex cells (time slots and loss cells) are this many times ε wide.
+VERTEX_FACTOR = 4.0
+
+
+def vertex_grain(epsilon: float) -> float:
+    """The relative width of the vertex cells: min(1, 4ε)."""
+    return min(1.0, VERTEX_FACTOR * epsilon)
+
+
+def coarse(epsilon: float) -> float:
+    """The resolution of the intermediate edges' grid: √ε."""
+    return math.sqrt(epsilon)
+
+
+def _pareto(time: FloatArray, samples: FloatArray, energy: FloatArray) -> IntArray:
+    """Indices of the sets no other set dominates (no longer, no fewer samples, no dearer), one
+    per group of equal sets, ordered by energy."""
+    order = np.lexsort((-samples, time, energy))
+    kept: list[int] = []
+    kept_t = np.empty(0)
+    kept_d = np.empty(0)
+    chunk = 256
+    for start in range(0, len(order), chunk):
+        block = order[start : start + chunk]
+        t, d = time[block], samples[block]
+        # Against the sets kept so far (all no dearer than this block).
+        if len(kept):
+            beaten = ((kept_t[None, :] <= t[:, None]) & (kept_d[None, :] >= d[:, None])).any(1)
+        else:
+            beaten = np.zeros(len(block), dtype=bool)
+        # Against the block's earlier sets: dominance is transitive, so being beaten by a beaten
+        # set means being beaten by a kept one too.
+        inner = (t[None, :] <= t[:, None]) & (d[None, :] >= d[:, None])
+        beaten |= (inner & np.tri(len(block), k=-1, dtype=bool)).any(axis=1)
+        survivors = np.flatnonzero(~beaten)
+        kept.extend(int(x) for x in block[survivors])
+        kept_t = np.r_[kept_t, t[survivors]]
+        kept_d = np.r_[kept_d, d[survivors]]
+    return np.array(kept, dtype=np.int64)
+
+
+def _hull(samples: FloatArray, energy: FloatArray) -> IntArray:
+    """Indices of the vertices of the lower convex hull of the origin and the points (D, E)."""
+    order = np.lexsort((energy, samples))
+    chain: list[tuple[float, float, int]] = [(0.0, 0.0, -1)]
+    for index in order.tolist():
+        x, y = float(samples[index]), float(energy[index])
+        if x == chain[-1][0]:
+            continue  # same samples, dearer
+        while len(chain) >= 2:
+            (x1, y1, _), (x2, y2, _) = chain[-2], chain[-1]
+            if (x2 - x1) * (y - y1) - (y2 - y1) * (x - x1) <= 0.0:
+                chain.pop()  # not below the chord
+            else:
+                break
+        chain.append((x, y, index))
+    return np.array([i for _, _, i in chain if i >= 0], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class EpochOptions:
+    """The edges of one level: knapsack sets for every cap and sample target.
+
+    Attributes:
+        level: The pruning level index.
+        items: The level's items.
+        covers: The knapsack's answers, one per cap (ascending caps).
+        step: Target spacing ε·D̄_cap of each cap, shape (C,).
+        final_energy: Per cap and target m, the cheapest set covering target m or more
+            (suffix minimum), shape (C, M); inf where none.
+        final_time: Its epoch time, shape (C, M).
+        final_target: Its target index, shape (C, M).
+        time, samples, energy: The intermediate sets' figures, shape (R,).
+        cover, target: Each intermediate set's cap and target index, shape (R,).
+    """
+
+    level: int
+    items: LevelItems
+    covers: tuple[CapCover, ...]
+    step: FloatArray
+    final_energy: FloatArray
+    final_time: FloatArray
+    final_target: IntArray
+    time: FloatArray
+    samples: FloatArray
+    energy: FloatArray
+    cover: IntArray
+    target: IntArray
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    def decision(self, problem: Problem, cover: int, target: int) -> Decision:
+        """The set of cap ``cover`` and target ``target`` as a decision."""
+        chosen = self.covers[cover].choice(self.items, target)
+        fractions = {
+            problem.node[int(self.items.nodes[row])].name: float(self.items.fractions[f])
+            for row, f in chosen
+        }
+        return Decision(self.level, fractions)
+
+
+def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
+    """Every edge of ``level`` on the ε grids (see the module doc)."""
+    items = level_items(problem, level)
+    count = math.ceil(1.0 / epsilon - 1e-9)
+    empty, none = np.empty(0), np.empty(0, dtype=np.int64)
+    blank = np.empty((0, count))
+    if items.size == 0:
+        return EpochOptions(
+            level, items, (), empty, blank, blank, blank.astype(np.int64), empty, empty, empty,
+            none, none,
+        )  # fmt: skip
+    rough = coarse(epsilon)
+    deadline = problem.target.deadline_s
+    fine_caps = level_caps(items, epsilon, deadline)
+    rough_caps = level_caps(items, rough, deadline)
+    caps = np.union1d(fine_caps, rough_caps)
+    steps = np.minimum(1.0, np.arange(1, count + 1) * epsilon)
+    covers: list[CapCover] = []
+    spacing: list[float] = []
+    picks: list[tuple[int, IntArray]] = []
+    for cap in caps:
+        admitted = items.time <= cap
+        most = float(np.where(admitted, items.samples, 0.0).max(axis=1).sum())
+        found = cover_targets(items, float(cap), steps * most, epsilon)
+        index = len(covers)
+        covers.append(found)
+        spacing.append(epsilon * most)
+        if cap not in rough_caps:
+            continue
+        ok = np.flatnonzero(np.isfinite(found.energy))
+        if len(ok) == 0:
+            continue
+        # Intermediate sets of this cap: targets √ε·D̄_cap apart, the hull, and the whole fleet.
+        chosen = set(_hull(found.samples[ok], found.energy[ok]).tolist())
+        last = -math.inf
+        for k, m in enumerate(ok.tolist()):
+            if found.samples[m] >= last + rough * most or m == ok[-1]:
+                chosen.add(k)
+                last = float(found.samples[m])
+        picks.append((index, ok[sorted(chosen)]))
+    if not covers:  # no epoch fits the deadline at this level
+        return EpochOptions(
+            level, items, (), empty, blank, blank, blank.astype(np.int64), empty, empty, empty,
+            none, none,
+        )  # fmt: skip
+    energy = np.stack([c.energy for c in covers])
+    time = np.stack([c.time for c in covers])
+    # Suffix minimum over the targets: the cheapest set that covers target m or more.
+    final_energy = energy.copy()
+    final_target = np.tile(np.arange(count, dtype=np.int64), (len(covers), 1))
+    for m in range(count - 2, -1, -1):
+        later = final_energy[:, m + 1] < energy[:, m]
+        final_energy[:, m] = np.where(later, final_energy[:, m + 1], energy[:, m])
+        final_target[:, m] = np.where(later, final_target[:, m + 1], m)
+    final_time = np.take_along_axis(time, final_target, axis=1)
+    cover = (
+        np.concatenate([np.full(len(m), c, dtype=np.int64) for c, m in picks]) if picks else none
+    )
+    target = np.concatenate([m for _, m in picks]).astype(np.int64) if picks else none
+    i_time = np.array([covers[c].time[m] for c, m in zip(cover, target, strict=True)])
+    i_samples = np.array([covers[c].samples[m] for c, m in zip(cover, target, strict=True)])
+    i_energy = np.array([covers[c].energy[m] for c, m in zip(cover, target, strict=True)])
+    keep = _pareto(i_time, i_samples, i_energy) if len(cover) else none
+    return EpochOptions(
+        level=level,
+        items=items,
+        covers=tuple(covers),
+        step=np.array(spacing),
+        final_energy=final_energy,
+        final_time=final_time,
+        final_target=final_target,
+        time=i_time[keep] if len(keep) else empty,
+        samples=i_samples[keep] if len(keep) else empty,
+        energy=i_energy[keep] if len(keep) else empty,
+        cover=cover[keep],
+        target=target[keep],
+    )
+
+
+@dataclass
+class SearchResult:
+    """What one search of the graph found.
+
+    Attributes:
+        decisions: The best plan's decisions (feasible under :func:`evaluate`), or None.
+        energy: Its energy as evaluated (inf when none).
+        labels: Labels kept over the whole search.
+        pairs: (label, intermediate edge) pairs examined.
+        options: Intermediate edges per level.
+        caps: Caps per level.
+    """
+
+    decisions: list[Decision] | None
+    energy: float
+    labels: int = 0
+    pairs: int = 0
+    options: list[int] = field(default_factory=list)
+    caps: list[int] = field(default_factory=list)
+
+
+class _Curves:
+    """Vectorised loss predictor: positions, losses and loss cells per level."""
+
+    def __init__(self, problem: Problem, epsilon: float, most: Sequence[float]) -> None:
+        predictor = LossPredictor.of(problem)
+        self.predictor = predictor
+        self.a = np.array([c.a for c in predictor.curves])
+        self.b = np.array([c.b for c in predictor.curves])
+        self.c = np.array([c.c for c in predictor.curves])
+        self.s0 = np.array([c.s0 for c in predictor.curves])
+        self.start = np.array([c.start for c in predictor.curves])
+        self.jump = np.array(predictor.jump)
+        self.width = epsilon * np.maximum(np.asarray(most, dtype=np.float64), 1e-300)
+        self.goal = np.array([c.position(problem.target.loss) for c in predictor.curves])
+        longest = math.ceil((problem.options.max_epochs + 1) / epsilon)
+        with np.errstate(invalid="ignore", over="ignore"):
+            need = np.where(np.isfinite(self.goal), np.ceil(self.goal / self.width), longest)
+        self.cells = (np.minimum(need, longest) + 1).astype(np.int64)
+
+    def position(self, loss: FloatArray, level: int) -> FloatArray:
+        """s_eq of ``loss`` (already jumped) on ``level``'s curve: inf when at or below c."""
+        a, b, c, s0 = self.a[level], self.b[level], self.c[level], self.s0[level]
+        above = loss > c
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            raw = np.where(above, ((loss - c) / a) ** (-1.0 / b) - s0, np.inf)
+        out = np.where(loss >= self.start[level], 0.0, np.maximum(raw, 0.0))
+        return np.where(above, out, np.inf)
+
+    def loss(self, position: FloatArray, level: int) -> FloatArray:
+        """ℓ at ``position`` on ``level``'s curve (finite positions)."""
+        with np.errstate(over="ignore"):
+            return self.c[level] + self.a[level] * (position + self.s0[level]) ** (-self.b[level])
+
+    def cell(self, position: FloatArray, level: int) -> IntArray:
+        """The loss cell of a position: the position rounded down to a multiple of the width."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            raw = np.floor(position / self.width[level])
+        top = self.cells[level] - 1
+        return np.where(np.isfinite(raw), np.clip(raw, 0, top), top).astype(np.int64)
+
+    def cell_end(self, cell: IntArray, level: int) -> FloatArray:
+        """The position where ``cell`` ends (its best loss)."""
+        return (cell + 1) * self.width[level]
+
+
+@dataclass
+class _Labels:
+    """The label store: index 0 is the initial state; an edge is (level, cap, target)."""
+
+    level: list[IntArray] = field(default_factory=list)
+    time: list[FloatArray] = field(default_factory=list)
+    loss: list[FloatArray] = field(default_factory=list)
+    energy: list[FloatArray] = field(default_factory=list)
+    parent: list[IntArray] = field(default_factory=list)
+    edge: list[IntArray] = field(default_factory=list)
+    size: int = 0
+
+    def add(
+        self,
+        level: IntArray,
+        time: FloatArray,
+        loss: FloatArray,
+        energy: FloatArray,
+        parent: IntArray,
+        edge: IntArray,
+    ) -> IntArray:
+        ids = np.arange(self.size, self.size + len(level), dtype=np.int64)
+        self.size += len(level)
+        self.level.append(level)
+        self.time.append(time)
+        self.loss.append(loss)
+        self.energy.append(energy)
+        self.parent.append(parent)
+        self.edge.append(edge)
+        return ids
+
+
+def shortest_plan(
+    problem: Problem,
+    epsilon: float,
+    incumbent: tuple[float, list[Decision]] | None = None,
+) -> SearchResult:
+    """Search the time-expanded graph at granularity ``epsilon``.
+
+    Args:
+        problem: The problem.
+        epsilon: The granularity of the grids (see the module doc).
+        incumbent: A known feasible plan (energy, decisions) to beat; only strictly cheaper plans
+            are searched for, and the incumbent is returned when none is found.
+
+    Returns:
+        The best plan found (the incumbent when nothing beats it), checked with
+        :func:`~leantrain.pact.plan.evaluate`.
+    """
+    levels = len(problem.model.levels)
+    options = [epoch_options(problem, level, epsilon) for level in range(levels)]
+    return _Search(problem, epsilon, options, incumbent).run()
+
+
+class _Search:
+    """One layered shortest-path search of the graph (see the module doc)."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        epsilon: float,
+        options: list[EpochOptions],
+        incumbent: tuple[float, list[Decision]] | None,
+    ) -> None:
+        self.problem = problem
+        self.epsilon = epsilon
+        self.options = options
+        self.levels = len(options)
+        self.bound = RemainingBound.of(problem, [(o.time, o.samples, o.energy) for o in options])
+        most = [float(o.items.samples[:, -1].sum()) if o.items.size else 0.0 for o in options]
+        grain = vertex_grain(epsilon)
+        self.curves = _Curves(problem, grain, most)
+        self.deadline = problem.target.deadline_s
+        self.target = problem.target.loss
+        self.slot_width = grain * self.deadline
+        self.slots = math.ceil(1.0 / grain - 1e-9) + 2
+        self.best = incumbent[0] if incumbent is not None else math.inf
+        self.result = SearchResult(
+            incumbent[1] if incumbent is not None else None,
+            self.best,
+            options=[len(o) for o in options],
+            caps=[len(o.covers) for o in options],
+        )
+        self.caps_most = max(1, max(len(o.covers) for o in options))
+        self.targets = math.ceil(1.0 / epsilon - 1e-9)
+        self.labels = _Labels()
+        self.labels.add(
+            np.zeros(1, dtype=np.int64),
+            np.zeros(1),
+            np.array([self.curves.predictor.initial_loss]),
+            np.zeros(1),
+            np.full(1, -1, dtype=np.int64),
+            np.full(1, -1, dtype=np.int64),
+        )
+        # Cheapest energy per vertex, and its closure over no-later, no-worse vertices.
+        self.table = [np.full((self.slots, int(n)), np.inf) for n in self.curves.cells]
+        self.closure = [t.copy() for t in self.table]
+        self.finals: list[tuple[float, int, int]] = []  # (energy, parent label, edge)
+        # Per level and loss cell: the energy lower bound (no deadline) from the cell's end.
+        self.floor = [
+            self.bound.energy_free(
+                lv,
+                self.curves.loss(self.curves.cell_end(np.arange(int(n)), lv), lv),
+            )
+            for lv, n in enumerate(self.curves.cells)
+        ]
+
+    def _edge(self, level: int, cover: IntArray, target: IntArray) -> IntArray:
+        return (level * self.caps_most + cover) * self.targets + target
+
+    def _decision(self, edge: int) -> Decision:
+        rest, target = divmod(edge, self.targets)
+        level, cover = divmod(rest, self.caps_most)
+        return self.options[level].decision(self.problem, cover, target)
+
+    def run(self) -> SearchResult:
+        """Search layer by layer, then return the best verified plan."""
+        max_epochs = self.problem.options.max_epochs
+        frontier = np.zeros(1, dtype=np.int64)
+        for layer in range(1, max_epochs + 1):
+            left = max_epochs - layer  # epochs still allowed after this one
+            labels = self.labels
+            f_level, f_time = labels.level[-1], labels.time[-1]
+            f_loss, f_energy = labels.loss[-1], labels.energy[-1]
+            parts: list[_Part] = []
+            for level in range(self.levels):
+                mine = np.flatnonzero(f_level == level)
+                for to in range(level, self.levels) if len(mine) else ():
+                    jumped = f_loss[mine] + (self.curves.jump[to] - self.curves.jump[level])
+                    start = self.curves.position(jumped, to)
+                    self._finish(to, jumped, start, f_time[mine], f_energy[mine], frontier[mine])
+                    if left > 0 and len(self.options[to]):
+                        parts.extend(
+                            self._extend(
+                                to, start, f_time[mine], f_energy[mine], frontier[mine], left
+                            )
+                        )
+            if not parts:
+                break
+            frontier = self._keep(parts)
+            if len(frontier) == 0:
+                break
+        return self._verify()
+
+    def _finish(
+        self,
+        to: int,
+        jumped: FloatArray,
+        start: FloatArray,
+        time: FloatArray,
+        energy: FloatArray,
+        parent: IntArray,
+    ) -> None:
+        """Final edges: for every label, the cheapest set that reaches the target in time."""
+        opt = self.options[to]
+        if len(opt.covers) == 0:
+            return
+        stuck = ~np.isfinite(start)
+        goal = self.curves.goal[to]
+        need = np.where(stuck, 0.0, goal - start)  # samples to the target
+        reach = np.where(stuck, jumped <= self.target * (1.0 + 1e-9), np.isfinite(need))
+        clear = np.where(stuck, jumped <= self.target, reach)
+        rows = np.flatnonzero(reach & (energy < self.best))
+        if len(rows) == 0:
+            return
+        need = np.maximum(need[rows], 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # Target index covering ``need`` (slightly generous: evaluate has the last word).
+            index = np.ceil(need[:, None] / opt.step[None, :] * (1.0 - 1e-9)) - 1.0
+        index = np.clip(np.nan_to_num(index, nan=0.0), 0, self.targets)
+        valid = index < self.targets
+        index = np.minimum(index, self.targets - 1).astype(np.int64)
+        caps = np.arange(len(opt.covers))[None, :]
+        spent = np.where(valid, opt.final_energy[caps, index], np.inf)
+        took = opt.final_time[caps, index]
+        spent = np.where(time[rows, None] + took <= self.deadline * (1.0 + 1e-9), spent, np.inf)
+        best_cap = np.argmin(spent, axis=1)
+        pick = np.arange(len(rows))
+        total = energy[rows] + spent[pick, best_cap]
+        found = np.isfinite(total) & (total < self.best)
+        if not found.any():
+            return
+        chosen = np.flatnonzero(found)
+        cap = best_cap[chosen]
+        target = opt.final_target[cap, index[chosen, cap]]
+        edges = self._edge(to, cap, target)
+        for k in np.argsort(total[chosen], kind="stable")[:8]:
+            self.finals.append(
+                (float(total[chosen[k]]), int(parent[rows[chosen[k]]]), int(edges[k]))
+            )
+        # Only plans clear of the target and deadline by rounding tighten the pruning.
+        sure = chosen[
+            clear[rows[chosen]] & (time[rows[chosen]] + took[chosen, cap] <= self.deadline)
+        ]
+        if len(sure):
+            self.best = min(self.best, float(total[sure].min()))
+
+    def _extend(
+        self,
+        to: int,
+        start: FloatArray,
+        time: FloatArray,
+        energy: FloatArray,
+        parent: IntArray,
+        left: int,
+    ) -> list[_Part]:
+        """Intermediate edges: new labels at level ``to`` that survive the cheap tests."""
+        opt = self.options[to]
+        curves = self.curves
+        live = np.flatnonzero(np.isfinite(start) & (energy < self.best))
+        live = live[np.argsort(energy[live], kind="stable")]  # cheapest labels first
+        out = []
+        per_block = max(1, _BLOCK // len(opt))
+        floor = self.floor[to]
+        for r0 in range(0, len(live), per_block):
+            rows = live[r0 : r0 + per_block]
+            # The sets are sorted by energy: only a prefix can keep the cheapest row in budget.
+            width = int(np.searchsorted(opt.energy, self.best - energy[rows[0]], side="left"))
+            if width == 0:
+                break  # later rows are dearer still
+            e_new = energy[rows, None] + opt.energy[None, :width]
+            s_new = start[rows, None] + opt.samples[None, :width]
+            self.result.pairs += s_new.size
+            cell = curves.cell(s_new, to)
+            go = (s_new < curves.goal[to]) & (e_new + floor[cell] < self.best)
+            i, j = np.nonzero(go)
+            if len(i) == 0:
+                continue
+            t_new = time[rows[i]] + opt.time[j]
+            in_time = np.flatnonzero(t_new <= self.deadline)
+            i, j = i[in_time], j[in_time]
+            s_go, t_go, e_go = s_new[i, j], t_new[in_time], e_new[i, j]
+            cell = cell[i, j]
+            slot = np.clip(
+                np.ceil(t_go / self.slot_width - 1e-12).astype(np.int64), 0, self.slots - 1
+            )
+            # Cheap tests first: a dominating vertex, then one label per vertex.
+            fresh = np.flatnonzero(e_go < self.closure[to][slot, cell])
+            if len(fresh) == 0:
+                continue
+            vertex = slot[fresh] * int(curves.cells[to]) + cell[fresh]
+            order = np.lexsort((-s_go[fresh], t_go[fresh], e_go[fresh], vertex))
+            first = np.r_[True, vertex[order][1:] != vertex[order][:-1]]
+            pick = fresh[order[first]]
+            i, j = i[pick], j[pick]
+            s_go, t_go, e_go, cell = s_go[pick], t_go[pick], e_go[pick], cell[pick]
+            loss = curves.loss(s_go, to)
+            # Bounds at the cell's optimistic end.
+            far = np.minimum(curves.loss(curves.cell_end(cell, to), to), loss)
+            keep = t_go + self.bound.time_to_go(to, far) <= self.deadline
+            keep &= self.bound.epochs_to_go(to, far) <= left
+            if math.isfinite(self.best):
+                test = np.flatnonzero(keep)
+                keep[test] = (
+                    e_go[test]
+                    + self.bound.energy_to_go(
+                        to, far[test], self.deadline - t_go[test], float(left)
+                    )
+                    < self.best
+                )
+            if not keep.any():
+                continue
+            k = np.flatnonzero(keep)
+            edges = self._edge(to, opt.cover[j[k]], opt.target[j[k]])
+            level = np.full(len(k), to, dtype=np.int64)
+            out.append((level, t_go[k], loss[k], e_go[k], parent[rows[i[k]]], edges, cell[k]))
+        return out
+
+    def _keep(self, parts: list[_Part]) -> IntArray:
+        """One label per vertex (the cheapest, then earliest, then lowest loss); store them."""
+        level, time, loss, energy, parent, edge, cell = (
+            np.concatenate(x) for x in zip(*parts, strict=True)
+        )
+        alive = energy < self.best  # the incumbent may have improved during the layer
+        slot = np.clip(np.ceil(time / self.slot_width - 1e-12).astype(np.int64), 0, self.slots - 1)
+        key = (level * self.slots + slot) * int(self.curves.cells.max()) + cell
+        order = np.lexsort((loss, time, energy, key))
+        order = order[alive[order]]
+        first = np.r_[True, key[order][1:] != key[order][:-1]] if len(order) else order.astype(bool)
+        chosen = order[first]
+        ids = self.labels.add(
+            level[chosen], time[chosen], loss[chosen], energy[chosen], parent[chosen], edge[chosen]
+        )
+        for lv in np.unique(level[chosen]).tolist():
+            at = chosen[level[chosen] == lv]
+            grid = self.table[lv]
+            np.minimum.at(grid, (slot[at], cell[at]), energy[at])
+            closed = np.minimum.accumulate(grid[:, ::-1], axis=1)[:, ::-1]
+            self.closure[lv] = np.minimum.accumulate(closed, axis=0)
+        return ids
+
+    def _verify(self) -> SearchResult:
+        """Rebuild the cheapest final plans and return the first that evaluate accepts."""
+        result = self.result
+        result.labels = self.labels.size
+        parents = np.concatenate(self.labels.parent)
+        edges = np.concatenate(self.labels.edge)
+        for energy, parent, edge in sorted(self.finals):
+            if energy >= result.energy:
+                break
+            path = [edge]
+            label = parent
+            while label > 0:
+                path.append(int(edges[label]))
+                label = int(parents[label])
+            decisions = [self._decision(e) for e in reversed(path)]
+            plan = evaluate(self.problem, decisions, solver="pact", epsilon=self.epsilon)
+            if plan.feasible and plan.energy_j < result.energy:
+                result.decisions, result.energy = decisions, plan.energy_j
+                break
+        return result

@@ -1,0 +1,156 @@
+"""Problems for the PACT tests: a hand-computable one, a seeded random generator, and an
+independent recomputation of a plan's figures straight from the formulas of SPEC 5."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+
+from leantrain.pact import Plan, Problem, parse_problem
+
+#: Two nodes, two levels; see test_problem_and_plan.py for the hand computation.
+HAND: dict[str, Any] = {
+    "target": {"loss": 0.8, "deadline_s": 3.0},
+    "model": {
+        "levels": [0.0, 0.5],
+        "flops_per_sample": [1.0e6, 5.0e5],
+        "bytes": [1.0e5, 5.0e4],
+        "memory_bytes": [1.0e6, 5.0e5],
+    },
+    "curve": {
+        "a": [10.0, 10.0],
+        "b": [0.5, 0.5],
+        "c": [0.1, 0.2],
+        "s0": [100.0, 100.0],
+        "jump": [0.0, 1.0],
+        "initial_loss": 1.1,
+    },
+    "options": {"data_fractions": [0.0, 0.5, 1.0], "max_epochs": 5},
+    "node": [
+        {
+            "name": "A",
+            "flops": 1.0e9,
+            "power_w": 2.0,
+            "memory_bytes": 2.0e6,
+            "bandwidth_bps": 1.0e6,
+            "tx_power_w": 1.0,
+            "samples": 300,
+        },
+        {
+            "name": "B",
+            "flops": 2.0e9,
+            "power_w": 5.0,
+            "memory_bytes": 2.0e6,
+            "bandwidth_bps": 4.0e6,
+            "tx_power_w": 0.5,
+            "samples": 500,
+            "quality": 0.5,
+        },
+    ],
+}
+
+
+def hand_raw() -> dict[str, Any]:
+    """A deep copy of :data:`HAND`."""
+    return copy.deepcopy(HAND)
+
+
+def random_raw(seed: int, nodes: int = 4) -> dict[str, Any]:
+    """A random three-level problem: a mixed fleet (some nodes fit only pruned levels), a target
+    and deadline that usually leave room for several plans."""
+    rng = np.random.default_rng(seed)
+    fleet = []
+    for index in range(nodes):
+        flops = float(10 ** rng.uniform(9.0, 10.7))
+        fleet.append(
+            {
+                "name": f"n{index}",
+                "flops": flops,
+                "power_w": float(round(2.0 + flops / 2.5e8 * rng.uniform(0.5, 1.5), 3)),
+                "memory_bytes": float(
+                    rng.choice([3.0e6, 5.0e6, 1.0e7, 1.0e9], p=[0.15, 0.25, 0.3, 0.3])
+                ),
+                "bandwidth_bps": float(10 ** rng.uniform(7.0, 9.0)),
+                "tx_power_w": float(round(rng.uniform(0.5, 3.0), 3)),
+                "samples": int(rng.integers(100, 800)),
+                "quality": float(round(rng.uniform(0.7, 1.0), 3)),
+            }
+        )
+    return {
+        "target": {
+            "loss": float(round(rng.uniform(0.38, 0.5), 4)),
+            "deadline_s": float(round(rng.uniform(15.0, 120.0), 2)),
+        },
+        "model": {
+            "levels": [0.0, 0.3, 0.6],
+            "flops_per_sample": [1.0e7, 6.0e6, 2.5e6],
+            "bytes": [4.0e5, 2.4e5, 1.0e5],
+            "memory_bytes": [6.0e6, 4.0e6, 2.0e6],
+        },
+        "curve": {
+            "a": [9.0, 9.5, 10.0],
+            "b": [0.35, 0.34, 0.33],
+            "c": [0.05, 0.08, 0.12],
+            "s0": [50.0, 50.0, 50.0],
+            "jump": [0.0, 0.05, 0.15],
+            "initial_loss": 2.3,
+        },
+        "options": {"data_fractions": [0.0, 0.5, 1.0], "max_epochs": 30},
+        "node": fleet,
+    }
+
+
+def random_problem(seed: int, nodes: int = 4) -> Problem:
+    """:func:`random_raw` validated."""
+    return parse_problem(random_raw(seed, nodes))
+
+
+def recompute(problem: Problem, plan: Plan) -> list[tuple[float, float, float, float]]:
+    """(start, end, energy, loss after) of every epoch of ``plan``, written out from SPEC 5
+    without any of leantrain's plan or predictor code."""
+    model, curve = problem.model, problem.curve
+    nodes = {node.name: node for node in problem.node}
+    loss, previous, now = curve.initial_loss, 0, 0.0
+    out = []
+    for epoch in plan.epochs:
+        level = list(model.levels).index(epoch.pruning)
+        phi, size = model.flops_per_sample[level], model.bytes[level]
+        times, energies, samples = [], [], []
+        for name, f in epoch.fractions.items():
+            n = nodes[name]
+            compute = f * n.samples * phi / n.flops
+            times.append(compute + 2 * 8 * size / n.bandwidth_bps)
+            energies.append(n.power_w * compute + n.tx_power_w * 8 * size / n.bandwidth_bps)
+            samples.append(n.quality * f * n.samples)
+        jumped = loss + curve.jump[level] - curve.jump[previous]
+        a, b, c, s0 = curve.a[level], curve.b[level], curve.c[level], curve.s0[level]
+        if jumped <= c:
+            loss = jumped
+        else:
+            start = math.inf if s0 == 0 else c + a * s0**-b
+            s_eq = 0.0 if jumped >= start else max(0.0, ((jumped - c) / a) ** (-1 / b) - s0)
+            loss = c + a * (s_eq + sum(samples) + s0) ** -b
+        out.append((now, now + max(times), sum(energies), loss))
+        now += max(times)
+        previous = level
+    return out
+
+
+def assert_recomputes(problem: Problem, plan: Plan, tolerance: float = 1e-9) -> None:
+    """Every figure of ``plan`` equals the independent recomputation to ``tolerance``
+    (relative), and the plan meets the target by the deadline within max_epochs."""
+    figures = recompute(problem, plan)
+    assert len(figures) == len(plan.epochs) <= problem.options.max_epochs
+    for epoch, (start, end, energy, loss) in zip(plan.epochs, figures, strict=True):
+        assert math.isclose(epoch.start_s, start, rel_tol=tolerance, abs_tol=1e-12)
+        assert math.isclose(epoch.end_s, end, rel_tol=tolerance)
+        assert math.isclose(epoch.energy_j, energy, rel_tol=tolerance)
+        assert math.isclose(epoch.loss_after, loss, rel_tol=tolerance)
+    assert math.isclose(plan.energy_j, sum(f[2] for f in figures), rel_tol=tolerance)
+    assert math.isclose(plan.duration_s, figures[-1][1], rel_tol=tolerance)
+    assert math.isclose(plan.final_loss, figures[-1][3], rel_tol=tolerance)
+    assert plan.final_loss <= problem.target.loss
+    assert plan.duration_s <= problem.target.deadline_s

@@ -1,0 +1,269 @@
+"""``leantrain execute``: a hand-made plan on the profiled tiny digits problem runs with real
+training, prunes physically, lowers the loss, writes execution.json; re-planning; exit codes."""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import tomli_w
+import torch
+from typer.testing import CliRunner
+
+from conftest import TINY_RUN, tiny_config
+from leantrain.cli import app
+from leantrain.errors import InputError
+from leantrain.fl import FederatedSetup, build_setup
+from leantrain.pact import SOLVERS, Decision, LossPredictor, Plan, Problem, evaluate
+from leantrain.pact.execute import (
+    ExecutionResult,
+    check_plan,
+    execute_plan,
+    remaining_problem,
+    write_execution,
+)
+from leantrain.pact.plan import effective_samples, epoch_energy, epoch_time
+from leantrain.pact.profile import ProfileOptions, ProfileResult, profile
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def setup() -> FederatedSetup:
+    return build_setup(tiny_config())
+
+
+@pytest.fixture(scope="module")
+def profiled(setup: FederatedSetup) -> ProfileResult:
+    return profile(setup, ProfileOptions(levels=(0.0, 0.5), epochs=5, holdout=1))
+
+
+@pytest.fixture(scope="module")
+def problem(profiled: ProfileResult) -> Problem:
+    return profiled.problem
+
+
+def _decisions(problem: Problem) -> list[Decision]:
+    """Every node on all data at level 0, then pruned to 0.5, then 8 nodes on half their data."""
+    names = [node.name for node in problem.node]
+    return [
+        Decision(0, dict.fromkeys(names, 1.0)),
+        Decision(1, dict.fromkeys(names, 1.0)),
+        Decision(1, dict.fromkeys(names[:8], 0.5)),
+    ]
+
+
+def _hand_plan(problem: Problem) -> Plan:
+    return evaluate(problem, _decisions(problem), solver="hand")
+
+
+@pytest.fixture(scope="module")
+def executed(problem: Problem, setup: FederatedSetup) -> ExecutionResult:
+    return execute_plan(_hand_plan(problem), problem, setup)
+
+
+def test_the_plan_runs_with_real_training(executed: ExecutionResult, problem: Problem) -> None:
+    plan = _hand_plan(problem)
+    first, pruned, last = executed.epochs
+    assert [e.pruning for e in executed.epochs] == [0.0, 0.5, 0.5]
+    # Physically smaller after the pruning epoch, with the profiled cost.
+    assert pruned.parameters < first.parameters and last.parameters == pruned.parameters
+    assert first.flops_per_sample == problem.model.flops_per_sample[0]
+    assert pruned.flops_per_sample == problem.model.flops_per_sample[1]
+    assert first.loss_after_pruning is None and pruned.loss_after_pruning is not None
+    assert last.loss_after_pruning is None
+    # The realised loss falls epoch after epoch, from the initial model's.
+    losses = [executed.initial_loss] + [e.realised_loss for e in executed.epochs]
+    assert all(b < a for a, b in itertools.pairwise(losses)), losses
+    assert executed.initial_loss == pytest.approx(problem.curve.initial_loss, rel=1e-9)
+    # Predictions are the plan's; time and energy are the SPEC formulas of the decisions.
+    for epoch, planned, decision in zip(
+        executed.epochs, plan.epochs, _decisions(problem), strict=True
+    ):
+        assert epoch.predicted_loss == planned.loss_after
+        assert epoch.time_s == epoch.predicted_time_s == epoch_time(problem, decision)
+        assert epoch.energy_j == epoch.predicted_energy_j == planned.energy_j
+        assert epoch.energy_j == epoch_energy(problem, decision)
+        assert epoch.effective_samples == effective_samples(problem, decision)
+        assert math.isfinite(epoch.one_step_loss) and epoch.rejected == ()
+    assert executed.epochs[0].one_step_loss == plan.epochs[0].loss_after
+    nodes = {node.name: node.samples for node in problem.node}
+    assert last.samples == {name: math.floor(0.5 * nodes[name] + 0.5) for name in last.nodes}
+    assert executed.time_s == pytest.approx(plan.duration_s)
+    assert executed.energy_j == pytest.approx(plan.energy_j)
+
+
+def test_execution_is_deterministic(
+    executed: ExecutionResult, problem: Problem, setup: FederatedSetup
+) -> None:
+    again = execute_plan(_hand_plan(problem), problem, setup)
+    assert [e.realised_loss for e in again.epochs] == [e.realised_loss for e in executed.epochs]
+
+
+def test_execution_json_and_figure(executed: ExecutionResult, tmp_path: Path) -> None:
+    written, picture = write_execution(executed, tmp_path / "out")
+    data = json.loads(written.read_text())
+    assert len(data["epochs"]) == 3
+    for entry, epoch in zip(data["epochs"], executed.epochs, strict=True):
+        assert entry["index"] == epoch.index and entry["pruning"] == epoch.pruning
+        assert entry["nodes"] == epoch.nodes
+        assert entry["predicted_loss"] == epoch.predicted_loss
+        assert entry["realised_loss"] == epoch.realised_loss
+        assert entry["time_s"] == epoch.time_s and entry["energy_j"] == epoch.energy_j
+    totals = data["totals"]
+    assert totals["energy_j"] == pytest.approx(sum(e.energy_j for e in executed.epochs))
+    assert totals["final_loss"] == executed.final_loss
+    assert totals["target_met"] == (executed.final_loss <= executed.target_loss)
+    assert set(totals["loss_error"]) == {"mean_abs", "max_abs", "mean_rel", "max_rel"}
+    assert picture.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_remaining_problem_renumbers_the_levels(problem: Problem) -> None:
+    rest = remaining_problem(problem, 1, 0.9, 1.0, 2)
+    assert isinstance(rest, Problem)
+    assert rest.levels == [0.0]
+    assert rest.model.flops_per_sample == problem.model.flops_per_sample[1:]
+    assert rest.curve.a == problem.curve.a[1:] and rest.curve.jump == [0.0]
+    assert rest.curve.initial_loss == 0.9
+    assert rest.target.deadline_s == problem.target.deadline_s - 1.0
+    assert rest.options.max_epochs == problem.options.max_epochs - 2
+    # The next prediction starts from the observed loss on the current level's curve.
+    samples = 500.0
+    ours = LossPredictor.of(rest).step(0.9, 0, 0, samples)
+    assert ours == LossPredictor.of(problem).step(0.9, 1, 1, samples)
+    whole = remaining_problem(problem, 0, 1.5, 0.0, 0)
+    assert isinstance(whole, Problem) and whole.levels == problem.levels
+    assert whole.curve.jump == problem.curve.jump
+    assert "deadline" in str(remaining_problem(problem, 0, 1.5, problem.target.deadline_s, 1))
+    assert "max_epochs" in str(remaining_problem(problem, 0, 1.5, 0.0, 99))
+
+
+def test_remaining_levels_are_shares_of_the_current_model() -> None:
+    from pact_cases import hand_raw
+
+    from leantrain.pact import parse_problem
+
+    raw = hand_raw()
+    raw["model"]["levels"] = [0.0, 0.25, 0.5]
+    for key in ("flops_per_sample", "bytes", "memory_bytes"):
+        raw["model"][key] = [*raw["model"][key], raw["model"][key][-1] / 2]
+    for key in ("a", "b", "c", "s0"):
+        raw["curve"][key] = [*raw["curve"][key], raw["curve"][key][-1]]
+    raw["curve"]["jump"] = [0.0, 0.4, 1.0]
+    rest = remaining_problem(parse_problem(raw), 1, 1.0, 0.0, 0)
+    assert isinstance(rest, Problem)
+    assert rest.levels == [0.0, pytest.approx(1.0 / 3.0)]  # 0.5 of the model is 1/3 of 0.75
+    assert rest.curve.jump == [0.0, pytest.approx(0.6)]
+
+
+def _pact_available() -> bool:
+    try:
+        importlib.import_module("leantrain.pact.dp")
+    except ModuleNotFoundError:
+        return False
+    return "pact" in SOLVERS
+
+
+def test_replanning_runs(problem: Problem, setup: FederatedSetup) -> None:
+    if not _pact_available():
+        pytest.skip("the pact solver is not there yet")
+    result = execute_plan(_hand_plan(problem), problem, setup, replan=True, epsilon=0.05)
+    assert result.replan and result.epochs
+    assert all(
+        b.pruning >= a.pruning for a, b in zip(result.epochs, result.epochs[1:], strict=False)
+    )
+    fresh = [e for e in result.epochs if e.planned_after == e.index - 1 and e.replanned]
+    assert fresh, result.notes
+    for epoch in fresh:
+        # A plan solved right before the epoch predicts from the observed loss (re-anchored on
+        # the current level's curve): its prediction is the one-step prediction.
+        assert epoch.predicted_loss == pytest.approx(epoch.one_step_loss, rel=1e-9)
+    assert result.time_s <= problem.target.deadline_s * (1 + 1e-9) or result.notes
+    assert len(result.epochs) <= problem.options.max_epochs
+
+
+def test_plan_and_config_must_match(problem: Problem, setup: FederatedSetup) -> None:
+    plan = _hand_plan(problem)
+    first = plan.epochs[0]
+    ghost = replace(plan, epochs=(replace(first, fractions={"ghost-0": 1.0}),))
+    with pytest.raises(InputError, match="not a device of the config's fleet") as caught:
+        check_plan(ghost, problem, setup, plan_source="p.json")
+    assert caught.value.field == "epochs[0].fractions"
+    odd = replace(plan, epochs=(replace(first, pruning=0.3),))
+    with pytest.raises(InputError, match="not one of the profile's levels"):
+        check_plan(odd, problem, setup)
+    other = problem.model_copy(
+        update={"node": [problem.node[0].model_copy(update={"samples": 7}), *problem.node[1:]]}
+    )
+    with pytest.raises(InputError, match="samples"):
+        check_plan(plan, other, setup)
+
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def files(tmp_path: Path, profiled: ProfileResult, problem: Problem) -> tuple[Path, Path, Path]:
+    config = tmp_path / "tiny.toml"
+    config.write_text(tomli_w.dumps(TINY_RUN))
+    problem_path = profiled.save(tmp_path / "problem.toml")
+    plan_path = _hand_plan(problem).save(tmp_path / "plan.json")
+    return plan_path, config, problem_path
+
+
+def test_cli_execute(files: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    plan, config, _ = files
+    out = tmp_path / "run"
+    arguments = ["execute", str(plan), str(config), "--out", str(out)]
+    result = runner.invoke(app, arguments)  # the problem is found beside the plan
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "execution.json").read_text())
+    assert len(data["epochs"]) == 3 and (out / "execution.png").is_file()
+    assert "realised loss" in result.stdout and "final loss" in result.stdout
+    again = runner.invoke(app, arguments)
+    assert again.exit_code == 2 and "--force" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("fractions", {"ghost-0": 1.0}, "not a device of the config's fleet"),
+        ("pruning", 0.3, "not one of the profile's levels"),
+    ],
+)
+def test_cli_execute_rejects_a_mismatched_plan(
+    files: tuple[Path, Path, Path], tmp_path: Path, field: str, value: object, fragment: str
+) -> None:
+    plan, config, problem = files
+    data = json.loads(plan.read_text())
+    data["epochs"][0][field] = value
+    plan.write_text(json.dumps(data))
+    result = runner.invoke(
+        app,
+        [
+            "execute",
+            str(plan),
+            str(config),
+            "--problem",
+            str(problem),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0] and "plan.json" in lines[0]
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "o" / "execution.json").exists()

@@ -1,0 +1,263 @@
+"""``leantrain profile``: a problem measured from the tiny digits run that ``load_problem`` reads,
+with the model profile of the physically pruned models, finite fit errors and monotone jumps."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tomli_w
+import torch
+from torch import nn
+from typer.testing import CliRunner
+
+from conftest import TINY_RUN, tiny_config
+from leantrain.cli import app
+from leantrain.errors import InputError
+from leantrain.fl import FederatedSetup, build_setup
+from leantrain.nn import model_cost
+from leantrain.pact import Decision, LossPredictor, load_problem
+from leantrain.pact.plan import epoch_time
+from leantrain.pact.predictor import Curve
+from leantrain.pact.profile import (
+    ProfileOptions,
+    ProfileResult,
+    fit_curve,
+    node_sample_indices,
+    profile,
+    prunable_widths,
+    prune_model,
+    reference_epoch,
+)
+
+OPTIONS = ProfileOptions(levels=(0.0, 0.25, 0.5, 0.75), epochs=5, holdout=1)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    # The tests share two busy cores: one thread avoids oversubscription (and is deterministic).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def setup() -> FederatedSetup:
+    return build_setup(tiny_config())
+
+
+@pytest.fixture(scope="module")
+def result(setup: FederatedSetup) -> ProfileResult:
+    return profile(setup, OPTIONS)
+
+
+def test_problem_round_trips_through_load_problem(
+    result: ProfileResult, setup: FederatedSetup, tmp_path: Path
+) -> None:
+    path = result.save(tmp_path / "problem.toml")
+    assert load_problem(path) == result.problem
+    text = path.read_text()
+    assert text.startswith("# PACT problem profiled")
+    assert "held-out RMSE" in text
+    assert "# l(s) = c + a*(s + s0)^(-b)" in text
+    problem = result.problem
+    assert problem.levels == list(OPTIONS.levels)
+    assert [node.name for node in problem.node] == [d.name for d in setup.fleet.devices]
+
+
+def test_nodes_are_the_fleet(result: ProfileResult, setup: FederatedSetup) -> None:
+    for node, device in zip(result.problem.node, setup.fleet.devices, strict=True):
+        assert node.name == device.name
+        assert node.flops == device.flops and node.power_w == device.power_w
+        assert node.bandwidth_bps == device.upload_bps and node.tx_power_w == device.tx_power_w
+        assert node.memory_bytes == device.memory_bytes
+        assert node.samples == len(setup.partitions[device.index]) and node.quality == 1.0
+
+
+def test_cost_falls_with_the_level(result: ProfileResult) -> None:
+    model = result.problem.model
+    for series in (model.flops_per_sample, model.bytes, model.memory_bytes):
+        assert all(b < a for a, b in itertools.pairwise(series)), series
+
+
+def test_flops_are_those_of_the_physically_pruned_model(
+    result: ProfileResult, setup: FederatedSetup
+) -> None:
+    shape = setup.data.train.input_shape
+    full = setup.build_model()
+    widths = prunable_widths(full)
+    assert widths == {"features.0": 16, "features.3": 32}
+    for level in result.levels:
+        pruned = prune_model(setup.build_model(), level.pruning, widths, shape)
+        cost = model_cost(pruned, shape)
+        assert cost.train_flops_per_sample == level.flops_per_sample
+        assert cost.state_bytes == level.state_bytes
+        batch = setup.config.training.batch_size
+        assert cost.training_memory_bytes(batch, 0) == level.memory_bytes  # momentum 0
+        # Channels are physically gone: the weights are smaller, and the model still runs.
+        conv = dict(pruned.named_modules())["features.3"]
+        assert isinstance(conv, nn.Conv2d)
+        assert conv.weight.shape[0] == level.widths["features.3"] == int(32 * (1 - level.pruning))
+        assert pruned(torch.zeros(2, *shape)).shape == (2, 10)
+        assert sum(p.numel() for p in pruned.parameters()) == level.parameters
+
+
+def test_pruning_step_by_step_equals_pruning_at_once(setup: FederatedSetup) -> None:
+    shape = setup.data.train.input_shape
+    widths = prunable_widths(setup.build_model())
+    stepwise = prune_model(setup.build_model(), 0.25, widths, shape)
+    prune_model(stepwise, 0.5, widths, shape)
+    direct = prune_model(setup.build_model(), 0.5, widths, shape)
+    assert (
+        prunable_widths(stepwise) == prunable_widths(direct) == {"features.0": 8, "features.3": 16}
+    )
+    with pytest.raises(ValueError, match="fewer than"):
+        prune_model(stepwise, 0.25, widths, shape)
+
+
+def test_fit_errors_are_reported_and_finite(result: ProfileResult) -> None:
+    for level in result.levels:
+        fit = level.fit
+        for value in (fit.fit_rmse, fit.holdout_rmse, fit.holdout_max_rel_error):
+            assert math.isfinite(value) and value >= 0.0
+        observed = np.array(level.losses[:-1])
+        predicted = np.array([fit.curve.loss(s) for s in level.samples[:-1]])
+        assert math.isclose(
+            fit.fit_rmse, float(np.sqrt(np.mean((predicted - observed) ** 2))), rel_tol=1e-9
+        )
+        held = fit.curve.loss(level.samples[-1])
+        assert math.isclose(fit.holdout_rmse, abs(held - level.losses[-1]), rel_tol=1e-9)
+    # Level 0 is observed from the initial model on, a pruned level from its pruning point on.
+    assert result.levels[0].samples[0] == 0.0
+    assert result.levels[0].losses[0] == result.initial_loss
+    assert result.levels[1].samples[0] == result.samples_per_epoch * OPTIONS.warmup_epochs
+
+
+def test_jumps_are_non_decreasing_and_measured(result: ProfileResult) -> None:
+    jump = result.problem.curve.jump
+    assert jump[0] == 0.0
+    assert all(b >= a for a, b in itertools.pairwise(jump))
+    running = 0.0
+    for level in result.levels[1:]:
+        running = max(running, level.jump_measured, 0.0)
+        assert level.jump == running
+        assert level.losses[0] == pytest.approx(result.warmup_loss + level.jump_measured)
+    assert result.levels[-1].jump_measured > 0.0  # pruning 75% of a trained model hurts
+
+
+def test_default_target_and_deadline(result: ProfileResult) -> None:
+    problem = result.problem
+    n = float(sum(node.samples for node in problem.node))
+    assert n == result.samples_per_epoch
+    predictor = LossPredictor.of(problem)
+    assert problem.target.loss == predictor.trajectory([0] * 5, [n] * 5)[-1]
+    everyone = Decision(0, {node.name: 1.0 for node in problem.node})
+    assert result.reference == everyone  # every node fits the whole model
+    assert result.full_epoch_time_s == epoch_time(problem, everyone)
+    assert problem.target.deadline_s == pytest.approx(2.0 * 5 * result.full_epoch_time_s)
+    assert problem.options.max_epochs == 15
+    assert problem.options.data_fractions == [0.0, 0.5, 1.0]
+    assert problem.curve.initial_loss == result.initial_loss > problem.target.loss
+
+
+def test_reference_epoch_is_where_the_fleet_fits() -> None:
+    from pact_cases import hand_raw
+
+    from leantrain.pact import parse_problem
+
+    raw = hand_raw()  # levels 0 and 0.5; A holds 300 samples, B 500; both have 2e6 bytes
+    raw["node"][1]["memory_bytes"] = 7.0e5  # B fits level 0.5 only
+    assert reference_epoch(parse_problem(raw)) == Decision(1, {"A": 1.0, "B": 1.0})
+    raw["node"][1]["samples"] = 0  # a tie: the least pruned level, without the empty node
+    assert reference_epoch(parse_problem(raw)) == Decision(0, {"A": 1.0})
+    for node in raw["node"]:
+        node["memory_bytes"] = 1.0
+    assert reference_epoch(parse_problem(raw)) is None
+
+
+def test_fit_curve_recovers_a_known_curve() -> None:
+    truth = Curve(a=40.0, b=0.6, c=0.2, s0=300.0)
+    samples = [0.0, *(1000.0 * k for k in range(1, 10))]
+    fit = fit_curve(samples, [truth.loss(s) for s in samples], scale=1000.0, holdout=2)
+    assert fit.fit_rmse < 1e-6 and fit.holdout_rmse < 1e-4 and fit.holdout_max_rel_error < 1e-3
+    for s in (0.0, 5000.0, 20000.0):
+        assert fit.curve.loss(s) == pytest.approx(truth.loss(s), rel=1e-3)
+
+
+def test_fit_curve_rejects_what_it_cannot_fit() -> None:
+    with pytest.raises(ValueError, match="not all finite"):
+        fit_curve([0.0, 1.0, 2.0, 3.0, 4.0, 5.0], [2.0, 1.0, math.nan, 0.5, 0.4, 0.3], scale=1.0)
+    with pytest.raises(ValueError, match="at least 5 points"):
+        fit_curve([0.0, 1.0, 2.0, 3.0, 4.0], [2.0, 1.0, 0.7, 0.5, 0.4], scale=1.0, holdout=1)
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        (ProfileOptions(levels=(0.25, 0.5)), "--levels"),
+        (ProfileOptions(levels=(0.0, 0.5, 0.5)), "--levels"),
+        (ProfileOptions(levels=(0.0, 1.0)), "--levels"),
+        (ProfileOptions(epochs=5, holdout=2), "--epochs"),
+        (ProfileOptions(holdout=0), "--holdout"),
+        (ProfileOptions(data_fractions=(0.0,)), "--fractions"),
+        (ProfileOptions(deadline_factor=0.0), "--deadline-factor"),
+    ],
+)
+def test_bad_options_are_input_errors(options: ProfileOptions, field: str) -> None:
+    with pytest.raises(InputError) as caught:
+        options.check()
+    assert caught.value.field == field
+
+
+def test_node_samples_are_a_seeded_prefix(setup: FederatedSetup) -> None:
+    part = setup.partitions[0]
+    half = node_sample_indices(setup, 0, 0.5, "pact-execute", 3)
+    full = node_sample_indices(setup, 0, 1.0, "pact-execute", 3)
+    assert len(half) == len(part) // 2 and len(full) == len(part)
+    assert list(full[: len(half)]) == list(half) and set(full) == set(part)
+    assert list(half) == list(node_sample_indices(setup, 0, 0.5, "pact-execute", 3))
+    assert list(half) != list(node_sample_indices(setup, 0, 0.5, "pact-execute", 4))
+
+
+runner = CliRunner()
+
+
+def test_cli_profile_writes_the_problem_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    config = tmp_path / "tiny.toml"
+    config.write_text(tomli_w.dumps(TINY_RUN))
+    out = tmp_path / "problem.toml"
+    arguments = ["profile", str(config), "--out", str(out), "--levels", "0,0.5"]
+    result = runner.invoke(app, [*arguments, "--epochs", "5", "--holdout", "1"])
+    assert result.exit_code == 0, result.output
+    problem = load_problem(out)
+    assert problem.levels == [0.0, 0.5]
+    assert (tmp_path / "problem.png").read_bytes()[:4] == b"\x89PNG"
+    assert "held-out RMSE" in result.stdout and "default target" in result.stdout
+    again = runner.invoke(app, [*arguments, "--epochs", "5", "--holdout", "1"])
+    assert again.exit_code == 2 and "--force" in again.stderr
+    assert "Traceback" not in again.output
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        (["--levels", "0,x"], "--levels"),
+        (["--levels", "0.1,0.5"], "--levels"),
+        (["--method", "magic"], "--method"),
+        (["--out", "p.png"], "--out"),
+    ],
+)
+def test_cli_profile_bad_options_exit_2(tmp_path: Path, options: list[str], fragment: str) -> None:
+    config = tmp_path / "tiny.toml"
+    config.write_text(tomli_w.dumps(TINY_RUN))
+    result = runner.invoke(
+        app, ["profile", str(config), "--out", str(tmp_path / "p.toml"), *options]
+    )
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0]
