@@ -5,7 +5,16 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["runtime", "sliced", "dse", "convergence", "pact_energy", "pact_predictor"]
+BENCHMARKS = [
+    "runtime",
+    "sliced",
+    "dse",
+    "convergence",
+    "pact_energy",
+    "pact_predictor",
+    "pact_quality",
+    "pact_scaling",
+]
 
 
 def main(names: list[str]) -> None:

@@ -46,11 +46,11 @@ __all__ = ["EpochSets", "RemainingBound"]
 
 FloatArray = NDArray[np.float64]
 
-#: Points of the loss grid on which the integrals are tabulated.
+#: Points of the loss grid on which the integrals are tabulated (default).
 GRID_POINTS = 1024
 
-#: Multiplier steps (times a scale) of the Lagrangian grid, per constraint.
-_STEPS = np.r_[0.0, 2.0 ** np.arange(-6.0, 7.0, 2.0)]
+#: Multiplier steps (times a scale) of the Lagrangian grid, per constraint (default).
+STEPS = np.r_[0.0, 2.0 ** np.arange(-6.0, 7.0, 2.0)]
 
 #: Per level: the (time, samples, energy) of the epoch sets a plan may use.
 EpochSets = Sequence[tuple[FloatArray, FloatArray, FloatArray]]
@@ -79,8 +79,21 @@ class RemainingBound:
     epochs: FloatArray
 
     @staticmethod
-    def of(problem: Problem, sets: EpochSets) -> RemainingBound:
-        """Tabulate the bounds for plans made of ``sets`` (one entry per level)."""
+    def of(
+        problem: Problem,
+        sets: EpochSets,
+        points: int = GRID_POINTS,
+        steps: FloatArray = STEPS,
+    ) -> RemainingBound:
+        """Tabulate the bounds for plans made of ``sets`` (one entry per level).
+
+        Args:
+            problem: The problem.
+            sets: Per level, the (time, samples, energy) of the epoch sets plans may use.
+            points: Points of the loss grid (more: tighter and slower to build and query).
+            steps: Multiplier steps per constraint, times a scale set from the sets (the first
+                must be 0).
+        """
         predictor = LossPredictor.of(problem)
         levels = len(problem.model.levels)
         target = problem.target.loss
@@ -89,10 +102,10 @@ class RemainingBound:
             target * (1.0 + 1e-9),
         )
         # Denser near the target, where the rates are smallest.
-        grid = target + (top - target) * np.linspace(0.0, 1.0, GRID_POINTS) ** 2
+        grid = target + (top - target) * np.linspace(0.0, 1.0, points) ** 2
         width = np.diff(grid)
         upper = grid[1:]
-        need = np.full((levels, GRID_POINTS - 1), np.inf)  # n_iρ: samples per piece
+        need = np.full((levels, points - 1), np.inf)  # n_iρ: samples per piece
         for index, curve in enumerate(predictor.curves):
             above = upper > curve.c
             excess = np.where(above, upper - curve.c, 1.0)
@@ -109,8 +122,8 @@ class RemainingBound:
             scale_m = float(np.median(v) / max(float(np.median(w)), 1e-300))
         else:
             scale_l = scale_m = 1.0
-        lambdas = np.repeat(_STEPS * scale_l, len(_STEPS))
-        mus = np.tile(_STEPS * scale_m, len(_STEPS))
+        lambdas = np.repeat(steps * scale_l, len(steps))
+        mus = np.tile(steps * scale_m, len(steps))
         cost = np.full((levels, len(lambdas)), np.inf)
         pace = np.full(levels, np.inf)  # least τ/D
         count = np.full(levels, np.inf)  # least 1/D
@@ -128,10 +141,10 @@ class RemainingBound:
             finite = np.isfinite(n)
             return np.where(finite, np.where(finite, n, 0.0) * weight, np.inf)
 
-        energy = np.zeros((levels, len(lambdas), GRID_POINTS))
-        samples = np.zeros((levels, GRID_POINTS))
-        time = np.zeros((levels, GRID_POINTS))
-        epochs = np.zeros((levels, GRID_POINTS))
+        energy = np.zeros((levels, len(lambdas), points))
+        samples = np.zeros((levels, points))
+        time = np.zeros((levels, points))
+        epochs = np.zeros((levels, points))
         for level in range(levels):
             n = need[level:]  # (L', G-1)
             per_piece = times(n[:, None, :], cost[level:, :, None]).min(axis=0)  # (K, G-1)
@@ -141,7 +154,7 @@ class RemainingBound:
             epochs[level, 1:] = np.cumsum(times(n, count[level:, None]).min(axis=0))
             floor = min(c.start for c in predictor.curves[level:])
             cut = int(np.searchsorted(grid, floor, side="right")) - 1
-            if 0 <= cut < GRID_POINTS - 1:
+            if 0 <= cut < points - 1:
                 # Above the lowest curve start the plan may drop for free.
                 energy[level, :, cut + 1 :] = energy[level, :, cut : cut + 1]
                 samples[level, cut + 1 :] = samples[level, cut]
@@ -155,7 +168,11 @@ class RemainingBound:
         return np.clip(index, 0, len(self.grid) - 1), (index >= 0) & (loss > self.target)
 
     def energy_to_go(
-        self, level: int, loss: FloatArray, time_left: FloatArray, epochs_left: FloatArray
+        self,
+        level: int,
+        loss: FloatArray,
+        time_left: FloatArray | float,
+        epochs_left: FloatArray | float,
     ) -> FloatArray:
         """Lower bound of the energy still needed from ``loss`` at ``level`` with ``time_left``
         seconds and ``epochs_left`` epochs to spare (finite; vectorised over ``loss``)."""

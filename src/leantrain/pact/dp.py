@@ -1,27 +1,33 @@
 """The ``pact`` solver (SPEC 5): the shortest path on the time-expanded graph, at every rung of a
 fixed ladder of granularities down to the requested ε, keeping the best plan.
 
-**Why a ladder.** One ε sets every grid of :mod:`leantrain.pact.graph` (time slots, loss cells,
-epoch-length caps, sample targets, the knapsack's buckets and its large/small split). Finer grids
-approximate better, but label merging on different grids is not monotone instance by instance, so
-"a finer ε never gives a worse plan" is made to hold *by construction*: the rungs are
-ε_k = 0.01·2^k (k integer; 0.64, 0.32, ..., 0.02, 0.01, 0.005, ...), and ``pact`` at ε runs every
-rung from 0.64 down to the largest rung ≤ ε, each one seeded with the best plan of the rungs before
-(as incumbent to beat, which only prunes) and returns the best plan of all. For ε′ < ε the rungs of
-ε are a prefix of the rungs of ε′, run identically, so the plan at ε′ is never worse. The finest
-rung is within a factor 2 of ε, and since a rung's cost grows at least like 1/ε², all coarser rungs
-together cost about a third of the finest one (and their incumbent speeds it up).
+**The knob.** One ε sets every grid of :mod:`leantrain.pact.graph`: the knapsack's tolerance and
+large/small split, the epoch-length caps (ratio 1 + ε) and sample targets (steps of ε·D̄_cap) at
+ε; the vertex cells (time slots, loss cells) at ε to 4ε (wider when a fleet offers hundreds of
+intermediate edges); the intermediate edges' caps and targets at √ε. Each goes to 0 with ε.
 
-**Gap to the optimum.** At a rung ε every approximation is O(ε): epochs may run up to a factor
-1 + ε past their cap, the knapsack covers within ε of the sample grid and ε of the cap's energy,
-the final epoch overshoots by at most one ε sample step, and merged labels differ by at most one
-time slot (ε·T) and one loss cell (relative ε in position). Any plan that meets the target and the
-deadline with some slack is therefore found, or beaten, once ε is small enough, so the gap goes to
-0 as ε shrinks (for plans tight to the last joule of slack, in the limit).
+**Why a ladder: a finer ε never gives a worse plan.** Finer grids approximate better, but label
+merging on different grids is not monotone instance by instance, so the property is made to hold
+*by construction*. The rungs are ε_k = 0.01·2^k (k integer: 0.64, 0.32, ..., 0.02, 0.01, 0.005,
+...); ``pact`` at ε runs every rung from 0.64 down to the largest rung ≤ ε, each seeded with the
+best plan of the rungs before it (as the incumbent to beat, which only prunes), and returns the
+best plan of all. For ε′ < ε the rungs of ε are a prefix of those of ε′ and run identically, so
+the plan at ε′ is never worse. The finest rung is within a factor 2 of ε; the coarser rungs cost
+little next to it and their incumbent speeds it up.
 
-**Complexity.** See :mod:`leantrain.pact.graph`: polynomial in N, L, F and max_epochs for fixed
-ε, O(L·(N·F log(N·F) + (1/ε)(N log N + F/ε³))) for the options and O(max_epochs·L²/ε⁴·ln s) for
-the search, times the ~log2(0.64/ε) rungs (a constant factor).
+**The gap to the optimum goes to 0 as ε shrinks.** At rung ε every approximation is O(√ε) or
+finer: an epoch may be planned at a cap up to a factor 1 + √ε above the time it needs and with a
+set within √ε·D̄_cap samples of the one it would pick on a finer grid; the knapsack covers within
+ε·D̄_cap samples and ε·Ē_cap energy; the final epoch overshoots by at most ε·D̄_cap samples; merged
+labels differ by at most a vertex cell (4ε of the deadline, 4ε of a full epoch's samples). A plan
+that meets the target and the deadline with some slack is therefore matched, or beaten, by the
+search once ε is small enough; only plans tight to the last bit of the deadline or of the target
+are reached just in the limit.
+
+**Complexity.** See :mod:`leantrain.pact.graph`: polynomial in N, L, F and ``max_epochs`` for fixed
+ε, O(L·(N·F log(N·F) + (N log N + F/ε³ + N/ε·log(1/ε))/ε)) for the edges (the knapsacks) and
+O(max_epochs·L²·K̄/ε³) for the search (K̄: full-fleet epochs to the target), independent of N, times
+the ⌈log2(0.64/ε)⌉ + 1 rungs, whose costs shrink geometrically towards the coarse end.
 """
 
 from __future__ import annotations

@@ -20,21 +20,30 @@ strictly cheaper than the incumbent:
 3. *Bounds.* A partial plan is cut when its energy plus a lower bound of the energy still needed
    reaches the incumbent's, when its time plus a lower bound of the time still needed exceeds the
    deadline, or when the epochs it still needs exceed ``max_epochs``. The lower bounds are those of
-   :mod:`leantrain.pact.bounds` (the autonomous loss law and the cheapest energy and time per
-   effective sample, and the LP relaxation of the deadline over the undominated sets), each proven
-   there. A plan stops at the first epoch that reaches the target: further epochs only cost.
+   :mod:`leantrain.pact.bounds` (the autonomous loss law, and the Lagrangian dual of an LP
+   relaxation over the undominated sets with the deadline and the epoch cap), each proven there.
+   A plan stops at the first epoch that reaches the target: further epochs only cost.
+4. *Dominated states.* A partial plan is cut when an already expanded one at the same level
+   dominates it: its run may continue with every set this one's may (no higher first allowed
+   set index), it used no more epochs, and its loss, time and energy are no higher. Every
+   completion of the cut plan is a completion of the other that ends no later, no worse and no
+   dearer; since a plan is only cut by one expanded before it, the chains of dominance end at
+   expanded plans and no completion is lost.
 
 What remains is enumerated completely (depth first, most promising child first), so the best plan
 found is optimal; if the search finds nothing better, the incumbent (the ``pact`` plan) is
 optimal, and if there is no incumbent and nothing is found, no plan meets target and deadline.
-Plans whose final loss or time lies within 1e-9 of the target or the deadline are confirmed with
-:func:`~leantrain.pact.plan.evaluate`, the arbiter of feasibility, so rounding cannot flip a verdict.
+"Better" means cheaper by more than 1e-12 relative (sums taken in another order differ in the
+last bits), so the optimum is exact to that. Plans whose final loss or time lies within 1e-9 of the
+target or the deadline are confirmed with :func:`~leantrain.pact.plan.evaluate`, the arbiter of
+feasibility, so rounding cannot flip a verdict.
 
 **Guards.** The search raises :class:`SearchLimitError` (it never returns a plan it has not proved
 optimal) after ``max_nodes`` expanded partial plans or ``max_seconds`` of search, and when a level
-has more than ``max_sets`` node/fraction sets to enumerate. With the defaults it finishes instances
-of up to about 5-7 nodes, 3-4 levels, 3 fractions and a dozen epochs within seconds to minutes; see
-the quality benchmark for the measured share.
+has more than ``max_sets`` node/fraction sets to enumerate ((F+1)^n grows fast: 4^10 ≈ 10⁶ sets
+for 10 nodes and 3 fractions). Measured (``python -m benchmarks pact_quality``): random instances
+of 3-7 nodes, 3-4 levels, 3 fractions and up to 18 epochs mostly finish in well under a minute,
+a few need more; 10 nodes or long deadlines with many epochs are out of reach.
 """
 
 from __future__ import annotations
@@ -147,6 +156,20 @@ class ExactSolver(Solver):
         self.max_sets = max_sets
         self.stats: dict[str, Any] = {}
 
+    @classmethod
+    def too_large(cls, problem: Problem, max_sets: int = 1 << 21) -> str:
+        """Why the search would stop before it starts, a level with more node/fraction sets than
+        ``max_sets`` to enumerate, or "" (used by ``leantrain plan --compare`` to skip it)."""
+        width = len(problem.fractions) + 1
+        for level, memory in enumerate(problem.model.memory_bytes):
+            nodes = sum(1 for n in problem.node if n.memory_bytes >= memory and n.samples > 0)
+            if width**nodes - 1 > max_sets:
+                return (
+                    f"level {level}: {width}^{nodes} - 1 node/fraction sets exceed the limit "
+                    f"{max_sets}"
+                )
+        return ""
+
     def solve(self, problem: Problem) -> Plan:
         """Search, then evaluate; the plan's notes say how many partial plans were expanded.
 
@@ -182,7 +205,10 @@ class ExactSolver(Solver):
             plan = evaluate(problem, incumbent, solver="pact")
             if plan.feasible:
                 best_energy, best = plan.energy_j, incumbent
-        search = _Search(problem, sets, best_energy, self.max_nodes, began + self.max_seconds)
+        # Sums in another order may differ in the last bits: only a plan cheaper by more than
+        # that counts as an improvement (the optimum is exact to 1e-12 relative).
+        threshold = best_energy * (1.0 - 1e-12)
+        search = _Search(problem, sets, threshold, self.max_nodes, began + self.max_seconds)
         found = search.run()
         self.stats = {
             "expanded": search.expanded,
@@ -191,7 +217,10 @@ class ExactSolver(Solver):
             "improved_on_pact": found is not None,
         }
         if found is not None:
-            best = [sets[level].decision(problem, index) for level, index in found]
+            candidate = [sets[level].decision(problem, index) for level, index in found]
+            plan = evaluate(problem, candidate, solver="exact")
+            if plan.feasible and plan.energy_j < best_energy:
+                best = candidate
         return best
 
 
@@ -221,7 +250,12 @@ class _Search:
         self.target = problem.target.loss
         self.deadline = problem.target.deadline_s
         self.max_epochs = problem.options.max_epochs
-        self.remaining = RemainingBound.of(problem, [(s.time, s.samples, s.energy) for s in sets])
+        self.remaining = RemainingBound.of(
+            problem,
+            [(s.time, s.samples, s.energy) for s in sets],
+            points=4096,
+            steps=np.r_[0.0, 2.0 ** np.arange(-6.0, 7.0)],
+        )
         curves = predictor.curves
         self.a = [c.a for c in curves]
         self.b = [c.b for c in curves]

@@ -1,43 +1,52 @@
 """The time-expanded graph of the ``pact`` solver (SPEC 5) and its shortest path.
 
-**Vertices** are (time slot, loss cell, pruning level). Time is cut into slots of ε·T (T the
-deadline) and a state's time is rounded *up* to its slot. A state's loss is mapped to its position s
-(cumulative effective samples) on the level's curve and rounded *up* in loss (down in position) to a
-cell of ε·D̄_ρ samples, D̄_ρ being one epoch of every node that fits the level at its largest
-fraction, so a full epoch spans 1/ε cells. The initial state is (0, ℓ₀, level 0).
+Three grids, all set by ε (``epsilon``):
+
+* the **fine grid** (ε): the knapsack's tolerance, the epoch-length caps
+  (:func:`~leantrain.pact.knapsack.level_caps`: ratio 1 + ε in time or ε·D̄ in admitted samples)
+  and the sample targets D = D̄_cap·min(1, m·ε), m = 1..⌈1/ε⌉ (D̄_cap: every admitted node at its
+  largest admitted fraction);
+* the **vertex grid** (g between ε and 4ε, see :func:`vertex_grain`): time slots of g·T (T the
+  deadline) and loss cells of g·D̄_ρ samples (D̄_ρ: one epoch of every node that fits level ρ, at
+  its largest fraction);
+* the **edge grid** (√ε) of the intermediate epochs.
+
+**Vertices** are (time slot, loss cell, pruning level). A state's time is rounded *up* to its slot;
+its loss is mapped to its position s (cumulative effective samples) on the level's curve and
+rounded *up* in loss (down in position) to its cell. The initial state is (0, ℓ₀, level 0).
 
 **Edges** are one epoch's decision: a pruning step to a level ρ′ ≥ ρ and a node/fraction set from
-the min-energy covering knapsack (:mod:`leantrain.pact.knapsack`), solved at ε for every
-epoch-length cap of the level's cap grid (:func:`~leantrain.pact.knapsack.level_caps`) and every
-sample target D = D̄_cap·min(1, m·ε), m = 1..⌈1/ε⌉ (D̄_cap: every admitted node at its largest
-admitted fraction). An edge's weight is its set's energy. Edges come in two kinds:
+the min-energy covering knapsack (:mod:`leantrain.pact.knapsack`), solved for every cap and target
+of the fine grid, weighted by the set's energy. Two kinds:
 
-* *Final* edges, those that reach ℓ*, use the whole fine table: from a state that still needs D
-  samples at ρ′, the cheapest set of every cap whose target covers D (a suffix minimum over the
-  targets), so the last epoch overshoots by at most ε·D̄_cap samples.
-* *Intermediate* edges use the sets of a coarser grid of resolution √ε (caps thinned at √ε; per
-  cap, targets at least √ε·D̄_cap apart, plus every vertex of the lower convex hull of (D, E), which
-  are the sets the LP relaxation of a run can use, plus the whole fleet), dropping any set that
-  another one of the level dominates (no longer, no fewer samples, no dearer). Their number
-  multiplies the search, so they are the one grid kept at √ε; it still goes to 0 with ε.
+* *final* edges, which reach ℓ*, use the whole fine table: from a state that still needs D
+  samples at ρ′, each cap's cheapest set whose target covers D (a suffix minimum over the
+  targets), so the last epoch overshoots by at most ε·D̄_cap samples;
+* *intermediate* edges use the sets of the edge grid (caps thinned at √ε; per cap, targets at
+  least √ε·D̄_cap apart, the vertices of the lower convex hull of (D, E) as far apart, the most
+  efficient set and the whole fleet), minus any set another one of the level dominates (no
+  longer, no fewer samples, no dearer). Their number multiplies the whole search, hence √ε.
 
 **Search.** The graph is a DAG (time strictly grows along an edge, and so does the epoch count). It
-is searched layer by layer in the epoch count, so ``max_epochs`` is respected, with one label per
-vertex: the cheapest. Each label carries its *exact* time, loss and energy (the formulas of SPEC 5),
-so rounding happens only where labels meet: a new label is kept only if it is cheaper than every
-label of a vertex no later and no worse in loss at its level. A label never exceeds its vertex's
-rounded-up time and loss, so the graph is conservative, and every candidate plan is also checked
-with :func:`~leantrain.pact.plan.evaluate` before it is returned. Labels that cannot beat the
-incumbent (energy so far plus the lower bound of :mod:`leantrain.pact.bounds`) or cannot reach the
-target by the deadline or within ``max_epochs`` are pruned, which never removes a better plan.
+is searched layer by layer in the epoch count, so ``max_epochs`` holds. Every label carries its
+*exact* time, loss and energy (SPEC 5's formulas, never the rounded ones), and the vertices only
+decide which labels live on: a label is dropped when a label of a strictly better vertex (earlier
+slot and no worse cell, or better cell and no later slot) is no dearer, which is exact dominance,
+and within its own vertex it survives only as the vertex's cheapest or earliest label, not
+dominated by either. Merging the labels in between is the graph's one rounding, and a label
+never exceeds its vertex's rounded-up time and loss. Labels that cannot beat the incumbent (energy
+so far plus the lower bound of :mod:`leantrain.pact.bounds`) or cannot reach the target by the
+deadline or within ``max_epochs`` are pruned, which never loses a better plan. Every candidate plan
+is checked with :func:`~leantrain.pact.plan.evaluate` before it is returned.
 
 **Complexity** for N nodes, L levels, F fractions and fixed ε. A level has C ≤ min(N·F, 1/ε + 1)
-caps, each a knapsack of O(N log N + F/ε³) (see :mod:`leantrain.pact.knapsack`): building all
-edges is O(L·(N·F log(N·F) + (N log N + F/ε³)/ε)). There are R = O(1/ε) intermediate edges per
-level (O(1/√ε) caps × O(1/√ε) targets) and V = O(L/ε²·K̄) vertices (K̄: full epochs to the
-target); each vertex is expanded at most once per layer, along O(L·R) intermediate edges and
-O(L·C) final lookups, so the search is O(max_epochs·V·L/ε), independent of N. In practice the
-pruning leaves a small share of the vertices, and with many nodes the knapsacks dominate.
+caps, each a knapsack of O(N log N + F/ε³ + N/ε·log(1/ε)) (see :mod:`leantrain.pact.knapsack`),
+so building the edges costs O(L·(N·F log(N·F) + C·(N log N + F/ε³ + N/ε·log(1/ε)))). There are
+R = O(1/ε) intermediate edges per level (O(1/√ε) caps × O(1/√ε) sets) and V = O(L·K̄/ε²) vertices
+(K̄: full-fleet epochs to the target), each holding at most two labels per layer, expanded along
+O(L·R) intermediate edges and O(L·C) final lookups: the search is O(max_epochs·L²·K̄/ε³),
+independent of N. In practice pruning leaves a small share of the vertices, and with many nodes
+the knapsacks dominate.
 """
 
 from __future__ import annotations
@@ -63,17 +72,28 @@ IntArray = NDArray[np.int64]
 #: Most (label, edge) pairs evaluated in one vectorised block.
 _BLOCK = 1 << 20
 
-#: New labels of one block: level, time, loss, energy, parent label, edge, loss cell.
-_Part = tuple[IntArray, FloatArray, FloatArray, FloatArray, IntArray, IntArray, IntArray]
+#: New labels of one block: level, time, loss, energy, parent label, edge, loss cell, position.
+_Part = tuple[
+    IntArray, FloatArray, FloatArray, FloatArray, IntArray, IntArray, IntArray, FloatArray
+]
 
 
-#: Vertex cells (time slots and loss cells) are this many times ε wide.
+#: Vertex cells (time slots and loss cells) are between 1 and this many times ε wide.
 VERTEX_FACTOR = 4.0
 
+#: Intermediate edges (over all levels) at which the vertex cells start to widen.
+EDGE_BUDGET = 40
 
-def vertex_grain(epsilon: float) -> float:
-    """The relative width of the vertex cells: min(1, 4ε)."""
-    return min(1.0, VERTEX_FACTOR * epsilon)
+
+def vertex_grain(epsilon: float, edges: int) -> float:
+    """The relative width of the vertex cells: ε·clip(√(edges / 40), 1, 4), at most 1.
+
+    The search's work is (vertices) × (intermediate edges), and the vertices grow as 1/grain²,
+    so widening the cells as √edges keeps the work of large fleets (hundreds of edges) near that
+    of small ones, which keep the full ε resolution.
+    """
+    factor = min(VERTEX_FACTOR, max(1.0, math.sqrt(edges / EDGE_BUDGET)))
+    return min(1.0, factor * epsilon)
 
 
 def coarse(epsilon: float) -> float:
@@ -138,6 +158,7 @@ class EpochOptions:
         final_energy: Per cap and target m, the cheapest set covering target m or more
             (suffix minimum), shape (C, M); inf where none.
         final_time: Its epoch time, shape (C, M).
+        final_samples: Its effective samples, shape (C, M).
         final_target: Its target index, shape (C, M).
         time, samples, energy: The intermediate sets' figures, shape (R,).
         cover, target: Each intermediate set's cap and target index, shape (R,).
@@ -149,6 +170,7 @@ class EpochOptions:
     step: FloatArray
     final_energy: FloatArray
     final_time: FloatArray
+    final_samples: FloatArray
     final_target: IntArray
     time: FloatArray
     samples: FloatArray
@@ -169,17 +191,33 @@ class EpochOptions:
         return Decision(self.level, fractions)
 
 
+def _no_options(level: int, items: LevelItems, count: int) -> EpochOptions:
+    """A level where no epoch is possible."""
+    empty, none, blank = np.empty(0), np.empty(0, dtype=np.int64), np.empty((0, count))
+    return EpochOptions(
+        level=level,
+        items=items,
+        covers=(),
+        step=empty,
+        final_energy=blank,
+        final_time=blank,
+        final_samples=blank,
+        final_target=blank.astype(np.int64),
+        time=empty,
+        samples=empty,
+        energy=empty,
+        cover=none,
+        target=none,
+    )
+
+
 def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
     """Every edge of ``level`` on the ε grids (see the module doc)."""
     items = level_items(problem, level)
     count = math.ceil(1.0 / epsilon - 1e-9)
     empty, none = np.empty(0), np.empty(0, dtype=np.int64)
-    blank = np.empty((0, count))
     if items.size == 0:
-        return EpochOptions(
-            level, items, (), empty, blank, blank, blank.astype(np.int64), empty, empty, empty,
-            none, none,
-        )  # fmt: skip
+        return _no_options(level, items, count)
     rough = coarse(epsilon)
     deadline = problem.target.deadline_s
     fine_caps = level_caps(items, epsilon, deadline)
@@ -201,19 +239,19 @@ def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
         ok = np.flatnonzero(np.isfinite(found.energy))
         if len(ok) == 0:
             continue
-        # Intermediate sets of this cap: targets √ε·D̄_cap apart, the hull, and the whole fleet.
-        chosen = set(_hull(found.samples[ok], found.energy[ok]).tolist())
-        last = -math.inf
-        for k, m in enumerate(ok.tolist()):
-            if found.samples[m] >= last + rough * most or m == ok[-1]:
-                chosen.add(k)
-                last = float(found.samples[m])
+        # Intermediate sets of this cap: targets √ε·D̄_cap apart, the vertices of the hull as far
+        # apart, the most efficient set, and the whole fleet.
+        samples, spent = found.samples[ok], found.energy[ok]
+        chosen = {int(np.argmin(spent / samples)), len(ok) - 1}
+        for group in (np.arange(len(ok)), _hull(samples, spent)):
+            last = -math.inf
+            for k in group.tolist():
+                if samples[k] >= last + rough * most:
+                    chosen.add(k)
+                    last = float(samples[k])
         picks.append((index, ok[sorted(chosen)]))
     if not covers:  # no epoch fits the deadline at this level
-        return EpochOptions(
-            level, items, (), empty, blank, blank, blank.astype(np.int64), empty, empty, empty,
-            none, none,
-        )  # fmt: skip
+        return _no_options(level, items, count)
     energy = np.stack([c.energy for c in covers])
     time = np.stack([c.time for c in covers])
     # Suffix minimum over the targets: the cheapest set that covers target m or more.
@@ -224,6 +262,7 @@ def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
         final_energy[:, m] = np.where(later, final_energy[:, m + 1], energy[:, m])
         final_target[:, m] = np.where(later, final_target[:, m + 1], m)
     final_time = np.take_along_axis(time, final_target, axis=1)
+    final_samples = np.take_along_axis(np.stack([c.samples for c in covers]), final_target, axis=1)
     cover = (
         np.concatenate([np.full(len(m), c, dtype=np.int64) for c, m in picks]) if picks else none
     )
@@ -239,6 +278,7 @@ def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
         step=np.array(spacing),
         final_energy=final_energy,
         final_time=final_time,
+        final_samples=final_samples,
         final_target=final_target,
         time=i_time[keep] if len(keep) else empty,
         samples=i_samples[keep] if len(keep) else empty,
@@ -300,18 +340,99 @@ class _Curves:
     def loss(self, position: FloatArray, level: int) -> FloatArray:
         """ℓ at ``position`` on ``level``'s curve (finite positions)."""
         with np.errstate(over="ignore"):
-            return self.c[level] + self.a[level] * (position + self.s0[level]) ** (-self.b[level])
+            out: FloatArray = self.c[level] + self.a[level] * (position + self.s0[level]) ** (
+                -self.b[level]
+            )
+        return out
 
     def cell(self, position: FloatArray, level: int) -> IntArray:
         """The loss cell of a position: the position rounded down to a multiple of the width."""
         with np.errstate(over="ignore", invalid="ignore"):
             raw = np.floor(position / self.width[level])
         top = self.cells[level] - 1
-        return np.where(np.isfinite(raw), np.clip(raw, 0, top), top).astype(np.int64)
+        out: IntArray = np.where(np.isfinite(raw), np.clip(raw, 0, top), top).astype(np.int64)
+        return out
 
     def cell_end(self, cell: IntArray, level: int) -> FloatArray:
         """The position where ``cell`` ends (its best loss)."""
-        return (cell + 1) * self.width[level]
+        out: FloatArray = (cell + 1) * self.width[level]
+        return out
+
+
+def _firsts(vertex: IntArray, energy: FloatArray, time: FloatArray) -> IntArray:
+    """Indices of each vertex's cheapest label and of its earliest label (the first in index
+    order on ties), without repeats."""
+    out = []
+    size = int(vertex.max()) + 1 if len(vertex) else 0
+    for value in (energy, time):
+        order = np.argsort(value, kind="stable")
+        first = np.full(size, len(order), dtype=np.int64)
+        np.minimum.at(first, vertex[order], np.arange(len(order)))
+        out.append(order[first[first < len(order)]])
+    return np.unique(np.concatenate(out))
+
+
+class _Vertices:
+    """The vertices of one level: per (slot, cell) the cheapest and the earliest label so far.
+
+    A label is dominated when a label of a *strictly* better vertex (earlier slot and no worse
+    cell, or better cell and no later slot) is no dearer: its exact time and position are then
+    no worse too, so this is exact dominance. Within its own vertex a label survives only as the
+    vertex's cheapest or earliest label and if neither of them dominates it exactly; labels in
+    between are merged away, the one rounding of the graph.
+    """
+
+    def __init__(self, slots: int, cells: int) -> None:
+        shape = (slots, cells)
+        self.cheap = np.full((3, *shape), np.inf)  # energy, time, -position
+        self.fast = np.full((3, *shape), np.inf)  # energy, time, -position
+        self.strict = np.full(shape, np.inf)
+
+    def open(
+        self, slot: IntArray, cell: IntArray, energy: FloatArray, time: FloatArray
+    ) -> NDArray[np.bool_]:
+        """Whether labels may still enter their vertices (a quick, necessary test)."""
+        out: NDArray[np.bool_] = (energy < self.strict[slot, cell]) & (
+            (energy < self.cheap[0, slot, cell]) | (time < self.fast[1, slot, cell])
+        )
+        return out
+
+    def admit(
+        self,
+        slot: IntArray,
+        cell: IntArray,
+        energy: FloatArray,
+        time: FloatArray,
+        position: FloatArray,
+    ) -> NDArray[np.bool_]:
+        """Admit labels (at most a cheapest and an earliest per vertex) and record them."""
+        mine = np.stack([energy, time, -position])
+        ok = self.open(slot, cell, energy, time)
+        for rep in (self.cheap, self.fast):
+            theirs = rep[:, slot, cell]
+            ok &= ~(theirs <= mine).all(axis=0)
+        # Two new labels of one vertex: the cheaper one may dominate the other.
+        vertex = slot * self.strict.shape[1] + cell
+        order = np.lexsort((time, energy, vertex))
+        same = np.flatnonzero(vertex[order][1:] == vertex[order][:-1])
+        first, second = order[same], order[same + 1]
+        ok[second[(mine[:, first] <= mine[:, second]).all(axis=0)]] = False
+        # Record the vertices' new cheapest and earliest labels.
+        for rep, row in ((self.cheap, 0), (self.fast, 1)):
+            take = np.flatnonzero(ok & (mine[row] < rep[row, slot, cell]))
+            if len(take) == 0:
+                continue
+            take = take[np.lexsort((mine[row, take], vertex[take]))]
+            lead = np.r_[True, vertex[take][1:] != vertex[take][:-1]]
+            take = take[lead]
+            rep[:, slot[take], cell[take]] = mine[:, take]
+        if ok.any():
+            inclusive = np.minimum.accumulate(self.cheap[0][:, ::-1], axis=1)[:, ::-1]
+            inclusive = np.minimum.accumulate(inclusive, axis=0)
+            self.strict = np.full_like(inclusive, np.inf)
+            self.strict[1:, :] = inclusive[:-1, :]  # strictly earlier slots
+            self.strict[:, :-1] = np.minimum(self.strict[:, :-1], inclusive[:, 1:])  # better cells
+        return ok
 
 
 @dataclass
@@ -384,7 +505,7 @@ class _Search:
         self.levels = len(options)
         self.bound = RemainingBound.of(problem, [(o.time, o.samples, o.energy) for o in options])
         most = [float(o.items.samples[:, -1].sum()) if o.items.size else 0.0 for o in options]
-        grain = vertex_grain(epsilon)
+        grain = vertex_grain(epsilon, sum(len(o) for o in options))
         self.curves = _Curves(problem, grain, most)
         self.deadline = problem.target.deadline_s
         self.target = problem.target.loss
@@ -408,9 +529,8 @@ class _Search:
             np.full(1, -1, dtype=np.int64),
             np.full(1, -1, dtype=np.int64),
         )
-        # Cheapest energy per vertex, and its closure over no-later, no-worse vertices.
-        self.table = [np.full((self.slots, int(n)), np.inf) for n in self.curves.cells]
-        self.closure = [t.copy() for t in self.table]
+        # Per level, the vertices: their cheapest and earliest labels and the dominance closure.
+        self.vertices = [_Vertices(self.slots, int(n)) for n in self.curves.cells]
         self.finals: list[tuple[float, int, int]] = []  # (energy, parent label, edge)
         # Per level and loss cell: the energy lower bound (no deadline) from the cell's end.
         self.floor = [
@@ -504,9 +624,14 @@ class _Search:
             self.finals.append(
                 (float(total[chosen[k]]), int(parent[rows[chosen[k]]]), int(edges[k]))
             )
-        # Only plans clear of the target and deadline by rounding tighten the pruning.
+        # Only plans clear of the target and the deadline by more than rounding tighten the
+        # pruning (evaluate decides about the others when the plan is rebuilt).
+        delivered = opt.final_samples[cap, index[chosen, cap]]
+        margin = need[chosen] * (1.0 + 1e-9) + 1e-9
         sure = chosen[
-            clear[rows[chosen]] & (time[rows[chosen]] + took[chosen, cap] <= self.deadline)
+            clear[rows[chosen]]
+            & (stuck[rows[chosen]] | (delivered >= margin))
+            & (time[rows[chosen]] + took[chosen, cap] <= self.deadline * (1.0 - 1e-12))
         ]
         if len(sure):
             self.best = min(self.best, float(total[sure].min()))
@@ -550,14 +675,12 @@ class _Search:
             slot = np.clip(
                 np.ceil(t_go / self.slot_width - 1e-12).astype(np.int64), 0, self.slots - 1
             )
-            # Cheap tests first: a dominating vertex, then one label per vertex.
-            fresh = np.flatnonzero(e_go < self.closure[to][slot, cell])
+            # Cheap tests first: a dominating vertex, then the vertex's cheapest and earliest.
+            fresh = np.flatnonzero(self.vertices[to].open(slot, cell, e_go, t_go))
             if len(fresh) == 0:
                 continue
             vertex = slot[fresh] * int(curves.cells[to]) + cell[fresh]
-            order = np.lexsort((-s_go[fresh], t_go[fresh], e_go[fresh], vertex))
-            first = np.r_[True, vertex[order][1:] != vertex[order][:-1]]
-            pick = fresh[order[first]]
+            pick = fresh[_firsts(vertex, e_go[fresh], t_go[fresh])]
             i, j = i[pick], j[pick]
             s_go, t_go, e_go, cell = s_go[pick], t_go[pick], e_go[pick], cell[pick]
             loss = curves.loss(s_go, to)
@@ -567,43 +690,41 @@ class _Search:
             keep &= self.bound.epochs_to_go(to, far) <= left
             if math.isfinite(self.best):
                 test = np.flatnonzero(keep)
-                keep[test] = (
-                    e_go[test]
-                    + self.bound.energy_to_go(
-                        to, far[test], self.deadline - t_go[test], float(left)
-                    )
-                    < self.best
+                need = self.bound.energy_to_go(
+                    to, far[test], self.deadline - t_go[test], float(left)
                 )
+                keep[test] = e_go[test] + need < self.best
             if not keep.any():
                 continue
             k = np.flatnonzero(keep)
             edges = self._edge(to, opt.cover[j[k]], opt.target[j[k]])
             level = np.full(len(k), to, dtype=np.int64)
-            out.append((level, t_go[k], loss[k], e_go[k], parent[rows[i[k]]], edges, cell[k]))
+            out.append(
+                (level, t_go[k], loss[k], e_go[k], parent[rows[i[k]]], edges, cell[k], s_go[k])
+            )
         return out
 
     def _keep(self, parts: list[_Part]) -> IntArray:
-        """One label per vertex (the cheapest, then earliest, then lowest loss); store them."""
-        level, time, loss, energy, parent, edge, cell = (
+        """Per vertex, the cheapest and the earliest new label, when no label dominates them."""
+        level, time, loss, energy, parent, edge, cell, position = (
             np.concatenate(x) for x in zip(*parts, strict=True)
         )
-        alive = energy < self.best  # the incumbent may have improved during the layer
         slot = np.clip(np.ceil(time / self.slot_width - 1e-12).astype(np.int64), 0, self.slots - 1)
-        key = (level * self.slots + slot) * int(self.curves.cells.max()) + cell
-        order = np.lexsort((loss, time, energy, key))
-        order = order[alive[order]]
-        first = np.r_[True, key[order][1:] != key[order][:-1]] if len(order) else order.astype(bool)
-        chosen = order[first]
-        ids = self.labels.add(
+        kept: list[IntArray] = []
+        for lv in np.unique(level).tolist():
+            at = np.flatnonzero((level == lv) & (energy < self.best))
+            if len(at) == 0:
+                continue
+            vertex = slot[at] * int(self.curves.cells[lv]) + cell[at]
+            at = at[_firsts(vertex, energy[at], time[at])]
+            admitted = self.vertices[lv].admit(
+                slot[at], cell[at], energy[at], time[at], position[at]
+            )
+            kept.append(at[admitted])
+        chosen = np.sort(np.concatenate(kept)) if kept else np.empty(0, dtype=np.int64)
+        return self.labels.add(
             level[chosen], time[chosen], loss[chosen], energy[chosen], parent[chosen], edge[chosen]
         )
-        for lv in np.unique(level[chosen]).tolist():
-            at = chosen[level[chosen] == lv]
-            grid = self.table[lv]
-            np.minimum.at(grid, (slot[at], cell[at]), energy[at])
-            closed = np.minimum.accumulate(grid[:, ::-1], axis=1)[:, ::-1]
-            self.closure[lv] = np.minimum.accumulate(closed, axis=0)
-        return ids
 
     def _verify(self) -> SearchResult:
         """Rebuild the cheapest final plans and return the first that evaluate accepts."""

@@ -5,8 +5,8 @@ bandwidth, data size and quality spread over one to two orders of magnitude), a 
 cost shrinks with the pruning ratio, loss curves that get worse and jumps that grow with it, and
 then sets the loss target and the deadline from a reference plan (every node that fits the
 unpruned model, full data, every epoch), so that instances are neither trivial nor hopeless: the
-target needs a few epochs of most of the fleet's data and the deadline is around that plan's duration, at
-times tighter. The same seed always gives the same problem.
+target needs a few epochs of most of that data, and the deadline is around the reference plan's
+duration, at times tighter. The same seed always gives the same problem.
 """
 
 from __future__ import annotations

@@ -6,30 +6,36 @@ choose at most one fraction f per eligible node (memory m(ρ) ≤ M_n and node t
 D_nf = q·f·d_n, energy E_nf = f·α_n + β_n (compute plus transmission energy) and time τ_nf; the
 cap admits a prefix of a node's fractions, because τ_nf grows with f.
 
-The problem is NP-hard (it contains covering knapsack), so it is solved *within ε* in the manner of
-Lawler's FPTAS, split into large and small nodes. With the cap fixed, let every eligible node use its
-largest admitted fraction; D̄ and Ē are the samples and energy of all of them together.
+The problem is NP-hard (it contains covering knapsack), so it is solved *within ε* in the manner
+of Lawler's FPTAS, split into large and small nodes. With the cap fixed, let every eligible node
+use its largest admitted fraction; D̄ and Ē are the samples and energy of all of them together.
 
 * A node is **large** when that item's energy is at least ε·Ē; there are at most 1/ε of them. The
   large nodes go through an exact 0/1 multiple-choice DP over a sample axis of bucket
-  δ = ε·D̄ / n_large, every item's samples rounded **down** to whole buckets (so the chosen set truly
-  covers what the DP counts, under exact arithmetic), giving the least energy for each bucket sum.
+  δ = ε·D̄ / n_large, every item's samples rounded **down** to whole buckets: bucket b keeps the
+  cheapest set whose rounded samples sum to b, with its *true* samples (at least b·δ).
 * The **small** nodes are taken greedily by energy per sample, a prefix of that order at their
-  largest admitted fraction (for them that fraction has the best ratio, since E/D = α/(qd) +
-  β/(f·q·d) falls with f, so the prefix is the LP relaxation's solution); the last node of the prefix
-  uses its smallest fraction that still covers the remainder.
-* For a target D the answer is the best split: min over bucket sums b of DP(b) plus the greedy's
-  energy for the remainder D − b·δ.
+  largest admitted fraction (for them that fraction has the best ratio, since
+  E/D = α/(qd) + β/(f·q·d) falls with f, so the prefix is the LP relaxation's solution).
+* For a target D the answer is the best split: over the prefix lengths k, the prefix's energy
+  plus the cheapest DP set whose true samples cover the rest, D − P_k (a suffix minimum over the
+  DP sets sorted by true samples); then the last node of the prefix takes its smallest admitted
+  fraction that still covers.
 
-**Guarantee.** The returned set covers D exactly (large items are counted rounded down, the small
-prefix is counted exactly) and costs at most OPT(D + ε·D̄) + ε·Ē, where OPT(x) is the least energy
-of any admissible set delivering x: take the optimal set for D + ε·D̄; its large part loses at most
-n_large·δ = ε·D̄ to rounding, so the small part has to cover no more than its own samples, which the
-greedy does within one small item (< ε·Ē) of the LP bound. Both error terms vanish with ε.
+**Guarantee.** The returned set covers D under exact arithmetic (every count is of true samples;
+in floating point up to rounding, which :func:`~leantrain.pact.plan.evaluate` arbitrates) and
+costs at most OPT(D + ε·D̄) + ε·Ē, where OPT(x) is the least energy of any admissible set
+delivering x: take the optimal set for D + ε·D̄; rounding costs its large part at most
+n_large·δ = ε·D̄ samples, so some DP set no dearer than that part leaves the small nodes no more
+than the optimal set's small part delivers, which the greedy prefix covers within one small item
+(< ε·Ē) of the LP bound. Both error terms vanish with ε. When rounding leaves a target up to D̄
+uncovered, the whole admitted fleet (which covers it) is returned.
 
-**Cost** per (level, cap): O(N·F + N log N) to build the items and the greedy order, O(n_large·F·B)
-for the DP with B ≤ n_large/ε ≤ 1/ε² buckets, and O(M·B·F) to combine M targets; that is
-O(N log N + F/ε³) whatever the fleet size, the property that makes 1000 nodes tractable.
+**Cost** per (level, cap): O(N·F + N log N) to build the items and the greedy order,
+O(n_large·F·B) for the DP with B ≤ n_large/ε ≤ 1/ε² buckets, and O(M·N·log B) to combine M
+targets; that is O(N log N + F/ε³ + M·N log(1/ε)) — with n_large ≤ 1/ε whatever the fleet size,
+the property that makes 1000 nodes tractable. The sorted prefixes are the fast path for the small
+nodes; the definition is the DP with its guarantee.
 """
 
 from __future__ import annotations

@@ -13,23 +13,23 @@ From a run config, :func:`profile` writes every section of the problem file of S
   FLOPs per sample, S(ρ) = state bytes, m(ρ) = training memory for the config's batch size (one
   optimizer slot when the SGD momentum is positive, none otherwise).
 * ``[curve]``: a short real training run per level. The initial model (the run's deterministic
-  initial weights) first trains ``warmup_epochs`` passes over the pooled training data of the
-  fleet, as FedAvg rounds of the whole fleet (``method="fedavg"``, the default: every device one
-  local epoch on all its data, the dynamics :mod:`leantrain.pact.execute` runs) or by central SGD
-  (``method="central"``: one seeded order per pass, the config's batch size, learning rate,
-  momentum and weight decay). FedAvg is the default because averaging many devices makes
-  progress per sample far slower than central SGD: central curves predicted losses about ten
-  times too low for executed plans in our measurements. That warm-up model is pruned to each level and trained
-  ``epochs`` further passes, recording the loss on the held-out set (the config's test split)
-  after each pass. Every level sees the same data order. Cumulative samples s count from
-  the initial model: the level-0 run is observed at s = 0, N, 2N, … (N = the pooled training
-  samples, one pass), a pruned level from the pruning point s = W (the warm-up samples) on. The
-  last ``holdout`` points of each level are held out; (a, b, c, s0) of ℓ(s) = c + a·(s + s0)^(−b)
-  are fitted to the others with :func:`scipy.optimize.curve_fit` (:func:`fit_curve`), and the fit
-  error on the held-out points (RMSE and largest relative error) is reported. The fit written is
-  the validated one (it is not refitted on the held-out points). ``jump[ρ]`` is the held-out loss
-  right after pruning the warm-up model to ρ minus its loss before, clamped to ≥ 0 and made
-  non-decreasing; ``initial_loss`` is the initial model's held-out loss.
+  initial weights) first trains ``warmup_epochs`` passes over the pooled training data of the fleet,
+  as FedAvg rounds of the whole fleet (``method="fedavg"``, the default: every device one local
+  epoch on all its data, the dynamics :mod:`leantrain.pact.execute` runs) or by central SGD
+  (``method="central"``: one seeded order per pass, the config's batch size, learning rate, momentum
+  and weight decay). FedAvg is the default because averaging many devices makes progress per sample
+  far slower than central SGD: central curves predicted losses about ten times too low for executed
+  plans in our measurements. That warm-up model is pruned to each level and trained ``epochs``
+  further passes, recording the loss on the held-out set (the config's test split) after each pass.
+  Every level sees the same data order. Cumulative samples s count from the initial model: the
+  level-0 run is observed at s = 0, N, 2N, … (N = the pooled training samples, one pass), a pruned
+  level from the pruning point s = W (the warm-up samples) on. The last ``holdout`` points of each
+  level are held out; (a, b, c, s0) of ℓ(s) = c + a·(s + s0)^(−b) are fitted to the others with
+  :func:`scipy.optimize.curve_fit` (:func:`fit_curve`), and the fit error on the held-out points
+  (RMSE and largest relative error) is reported. The fit written is the validated one (it is not
+  refitted on the held-out points). ``jump[ρ]`` is the held-out loss right after pruning the warm-up
+  model to ρ minus its loss before, clamped to ≥ 0 and made non-decreasing; ``initial_loss`` is the
+  initial model's held-out loss.
 * ``[target]`` and ``[options]``, defaults to edit, measured in a *reference epoch*
   (:func:`reference_epoch`): every node that fits the model and holds data trains all of it, at
   the least pruned level whose fitting nodes hold the most data (level 0 when every node fits the
