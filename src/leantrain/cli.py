@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import sys
+import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -33,7 +34,15 @@ from leantrain.fl.run import (
     write_config,
     write_summary,
 )
-from leantrain.pact import DEFAULT_EPSILON, SOLVERS, Plan, Problem, load_problem, make_solver
+from leantrain.pact import (
+    DEFAULT_EPSILON,
+    SOLVERS,
+    Plan,
+    Problem,
+    load_problem,
+    make_solver,
+    parse_problem,
+)
 from leantrain.pact.exact import SearchLimitError
 from leantrain.pact.figure import plot_comparison, plot_plan
 from leantrain.pact.relax import diagnose
@@ -324,8 +333,6 @@ def explore(
 
 def demo_config() -> RunConfig:
     """The embedded default job's config (``leantrain/demo.toml``)."""
-    import tomllib
-
     text = importlib.resources.files("leantrain").joinpath("demo.toml").read_text("utf-8")
     return parse_config(tomllib.loads(text), "demo.toml")
 
@@ -336,10 +343,18 @@ def demo(
     out: Annotated[Path, typer.Option(help="Run directory.")] = Path("runs/demo"),
     resume: Annotated[bool, typer.Option(help="Continue an interrupted demo.")] = False,
 ) -> None:
-    """The embedded default job: bundled MNIST on a heterogeneous, time-varying fleet."""
+    """The embedded default job: DISTREAL against the FedAvg baselines on bundled MNIST and a
+    heterogeneous, time-varying fleet, then a PACT plan of a small problem."""
     config = demo_config()
     _compare(config, "demo.toml", config.strategies, out, "local", resume)
     print(f"report: {write_report(out)}")
+    text = importlib.resources.files("leantrain").joinpath("demo_problem.toml").read_text("utf-8")
+    problem = parse_problem(tomllib.loads(text), "demo_problem.toml")
+    plan = _solve("pact", problem, DEFAULT_EPSILON)
+    plan.save(out / "plan.json")
+    plot_plan(problem, plan, out / "plan.png")
+    _print_epochs(problem, plan)
+    print(f"PACT plan: {out / 'plan.json'}, {out / 'plan.png'}")
 
 
 #: The order of solvers in ``plan --compare``; any other registered solver follows.

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# Importing the solver modules registers every solver under its --solver name.
+from leantrain.pact import baselines as _baselines  # noqa: F401
+from leantrain.pact import dp as _dp  # noqa: F401
+from leantrain.pact import exact as _exact  # noqa: F401
 from leantrain.pact.plan import (
     Decision,
     EpochFigures,
