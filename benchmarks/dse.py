@@ -190,7 +190,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     write_section(
         "dse",
         "Design-space exploration: cost and front quality",
-        report(config, config.distreal.dse),
+        # The library's defaults, not the demo's lighter [distreal.dse] section.
+        report(config, DseConfig()),
         COMMAND,
     )
 
