@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, ParamSpec, Self, TypeVar
 
 import typer
 from rich.console import Console
@@ -86,8 +86,8 @@ def exits_cleanly(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-class RoundProgress:
-    """Per-round progress: a rich bar on a terminal, one plain line per round otherwise."""
+class StepProgress:
+    """Progress of long work: a rich bar on a terminal, one plain line per step otherwise."""
 
     def __init__(self, label: str, total: int) -> None:
         self.label = label
@@ -105,7 +105,7 @@ class RoundProgress:
             )
             self.task = self.bar.add_task(label, total=total, status="")
 
-    def __enter__(self) -> RoundProgress:
+    def __enter__(self) -> Self:
         if self.bar is not None:
             self.bar.start()
         return self
@@ -114,20 +114,37 @@ class RoundProgress:
         if self.bar is not None:
             self.bar.stop()
 
+    def step(
+        self, done: int, total: int, status: str, line: str | None = None, *, plain: bool = True
+    ) -> None:
+        """Report ``done`` of ``total`` steps (the total may grow, e.g. after re-planning).
+
+        Args:
+            done: Steps done.
+            total: Steps in all.
+            status: What the bar shows beside the count.
+            line: The plain line (after ``[label]``); default ``done/total status``.
+            plain: Whether this step prints a plain line when there is no terminal.
+        """
+        self.total = total
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total, status=status)
+        elif plain:
+            text = line if line is not None else f"{done}/{total} {status}"
+            print(f"[{self.label}] {text}", file=sys.stderr, flush=True)
+
+
+class RoundProgress(StepProgress):
+    """Per-round progress of a federated run."""
+
     def __call__(self, record: RoundRecord) -> None:
         accuracy = "-" if record.accuracy is None else f"{record.accuracy:.4f}"
         status = (
             f"acc {accuracy}  t={record.sim_time_s:.1f}s  "
             f"E={record.cumulative_energy_j:.1f}J  dropped {len(record.dropped)}"
         )
-        if self.bar is not None:
-            self.bar.update(self.task, completed=record.round, status=status)
-        else:
-            print(
-                f"[{self.label}] round {record.round}/{self.total} {status}",
-                file=sys.stderr,
-                flush=True,
-            )
+        line = f"round {record.round}/{self.total} {status}"
+        self.step(record.round, self.total, status, line)
 
 
 def _split(names: str) -> list[str]:
@@ -243,44 +260,17 @@ def report(directory: Annotated[Path, typer.Argument(help="A run directory.")]) 
     print(f"wrote {path}")
 
 
-class ExploreProgress:
-    """DSE progress: a rich bar over the generations on a terminal, one plain line per generation
-    otherwise."""
+class ExploreProgress(StepProgress):
+    """DSE progress over the generations; a plain line per generation without a terminal."""
 
     def __init__(self, total: int) -> None:
-        self.total = total
-        self.bar: Progress | None = None
-        if stderr.is_terminal:
-            self.bar = Progress(
-                TextColumn("[bold]explore"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[status]}"),
-                TimeElapsedColumn(),
-                console=stderr,
-                transient=False,
-            )
-            self.task = self.bar.add_task("explore", total=total, status="")
-
-    def __enter__(self) -> ExploreProgress:
-        if self.bar is not None:
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+        super().__init__("explore", total)
 
     def __call__(self, progress: DseProgress) -> None:
         status = f"{progress.evaluations} vectors evaluated ({progress.computed} trained)"
-        if self.bar is not None:
-            self.bar.update(self.task, completed=progress.generation, status=status)
-        elif progress.event == "generation":
-            print(
-                f"[explore] generation {progress.generation}/{self.total} {status}",
-                file=sys.stderr,
-                flush=True,
-            )
+        line = f"generation {progress.generation}/{self.total} {status}"
+        plain = progress.event == "generation"
+        self.step(progress.generation, self.total, status, line, plain=plain)
 
 
 def _print_front(front: Front) -> None:
@@ -311,10 +301,7 @@ def explore(
     """Explore DISTREAL's dropout vectors (NSGA-II) and write their Pareto front."""
     if out.suffix == ".png":
         raise InputError("command line", "--out", "the front is JSON; its plot takes <stem>.png")
-    if out.exists() and not force:
-        raise InputError(
-            "command line", "--out", f"{out} already exists; pass --force to overwrite it"
-        )
+    _refuse_overwrite([out], force)
     run_config = load_config(config)
     setup = build_setup(run_config, config)
     cache_path = out.with_name(f"{out.stem}.cache.json") if cache else None
@@ -502,11 +489,7 @@ def plan_command(
         raise InputError("command line", "--out", "the plan is JSON; its figure takes <stem>.png")
     picture = out.with_name(f"{out.stem}.png")
     comparison = out.with_name(f"{out.stem}-compare.png")
-    for path in (out, picture, *((comparison,) if compare else ())):
-        if path.exists() and not force:
-            raise InputError(
-                "command line", "--out", f"{path} already exists; pass --force to overwrite it"
-            )
+    _refuse_overwrite([out, picture, *((comparison,) if compare else ())], force)
     spec = load_problem(problem)
     result = _solve(solver, spec, epsilon)
     plans = _compare_solvers(spec, epsilon, solver, result) if compare else {solver: result}
@@ -532,42 +515,6 @@ def plan_command(
     _print_epochs(spec, result)
     written = f"{out}, {picture}" + (f" and {comparison}" if compare else "")
     print(f"wrote {written}")
-
-
-class _StepProgress:
-    """Progress of ``profile`` and ``execute``: a rich bar on a terminal, one plain line per step
-    otherwise."""
-
-    def __init__(self, label: str, total: int) -> None:
-        self.label = label
-        self.bar: Progress | None = None
-        if stderr.is_terminal:
-            self.bar = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[status]}"),
-                TimeElapsedColumn(),
-                console=stderr,
-                transient=False,
-            )
-            self.task = self.bar.add_task(label, total=total, status="")
-
-    def __enter__(self) -> _StepProgress:
-        if self.bar is not None:
-            self.bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-    def step(self, done: int, total: int, status: str) -> None:
-        """Report ``done`` of ``total`` steps (the total may grow, e.g. after re-planning)."""
-        if self.bar is not None:
-            self.bar.update(self.task, completed=done, total=total, status=status)
-        else:
-            print(f"[{self.label}] {done}/{total} {status}", file=sys.stderr, flush=True)
 
 
 def _numbers(text: str, option: str) -> tuple[float, ...]:
@@ -641,7 +588,7 @@ def profile_command(
     options.check()
     setup = build_setup(load_config(config), config)
     total = options.warmup_epochs + len(options.levels) * options.epochs
-    with _StepProgress("profile", total) as progress:
+    with StepProgress("profile", total) as progress:
 
         def report(event: ProfileProgress) -> None:
             progress.step(event.done, event.total, f"{event.stage}: loss {event.loss:.4f}")
@@ -735,7 +682,7 @@ def execute_command(
         )
     spec = load_problem(problem_path)
     setup = build_setup(load_config(config), config)
-    with _StepProgress("execute", len(given.epochs)) as progress:
+    with StepProgress("execute", len(given.epochs)) as progress:
 
         def report(epoch: ExecutedEpoch, total: int) -> None:
             progress.step(
