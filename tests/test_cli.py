@@ -179,3 +179,25 @@ def test_a_front_for_another_model_is_rejected(tmp_path: Path) -> None:
         app, ["train", str(_write(tmp_path, raw, "m.toml")), "--strategy", "distreal"]
     )
     _assert_input_error(result, "distreal.front", "no such file")
+
+
+def test_report_of_a_comparison_with_sub_models_links_every_figure(tmp_path: Path) -> None:
+    raw = tiny_raw(training={"rounds": 2}, distreal={"dse": SMALL_DSE})
+    out = tmp_path / "cmp"
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            str(_write(tmp_path, raw)),
+            "--strategies",
+            "uniform,fedavg",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["report", str(out)])
+    assert result.exit_code == 0, result.output
+    report = (out / "report.md").read_text()
+    for figure in ("accuracy.png", "energy.png", "cost.png"):
+        assert f"]({figure})" in report, figure

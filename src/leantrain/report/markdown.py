@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from leantrain.io import atomic_write_text
-from leantrain.report.figures import write_figures
+from leantrain.report.figures import ACCURACY_PNG, COST_PNG, ENERGY_PNG, write_figures
 from leantrain.report.runs import RunResult, load_run_dir
 
 __all__ = ["REPORT_MD", "collect_targets", "summary_table", "write_report"]
@@ -160,6 +160,13 @@ def _reasons_section(runs: Sequence[RunResult]) -> list[str]:
     return lines
 
 
+_CAPTIONS = {
+    ACCURACY_PNG: "Test accuracy vs simulated time",
+    ENERGY_PNG: "Energy vs simulated time and accuracy",
+    COST_PNG: "Sub-model cost ratio chosen by the devices vs simulated time",
+}
+
+
 def _render(directory: Path, runs: Sequence[RunResult], figures: Sequence[Path]) -> str:
     targets = collect_targets(runs)
     header, rows = summary_table(runs, targets)
@@ -178,8 +185,8 @@ def _render(directory: Path, runs: Sequence[RunResult], figures: Sequence[Path])
         "## Figures",
         "",
     ]
-    captions = ["Test accuracy vs simulated time", "Energy vs simulated time and accuracy"]
-    for caption, figure in zip(captions, figures, strict=True):
+    for figure in figures:
+        caption = _CAPTIONS.get(figure.name, figure.stem)
         link = figure.relative_to(directory).as_posix()
         lines.extend([f"![{caption}]({link})", ""])
     lines.extend(_rounds_section(runs))
