@@ -98,13 +98,12 @@ def dropout_grid(levels: int) -> tuple[float, ...]:
 def non_dominated(points: Iterable[FrontPoint]) -> list[FrontPoint]:
     """The points no other point beats (lower or equal R and higher or equal Q, one strictly),
     sorted by R ascending, duplicates of (R, Q) kept once (the first seen)."""
+    # A sweep by ascending R (ties: best Q first) keeps each point that beats every cheaper one.
     candidates = sorted(points, key=lambda p: (p.cost, -p.quality))
     front: list[FrontPoint] = []
     best_quality = -math.inf
     for point in candidates:
         if point.quality > best_quality:
-            if front and front[-1].cost == point.cost:
-                continue  # same R, lower Q was sorted after; cannot happen, kept for safety
             front.append(point)
             best_quality = point.quality
     return front
