@@ -7,13 +7,11 @@ import importlib
 import itertools
 import json
 import math
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import tomli_w
-import torch
 from typer.testing import CliRunner
 
 from conftest import TINY_RUN, tiny_config
@@ -33,11 +31,8 @@ from leantrain.pact.profile import ProfileOptions, ProfileResult, profile
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread: None) -> None:
+    """Every test here trains on one thread."""
 
 
 @pytest.fixture(scope="module")

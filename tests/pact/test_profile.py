@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +37,8 @@ OPTIONS = ProfileOptions(levels=(0.0, 0.25, 0.5, 0.75), epochs=5, holdout=1)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    # The tests share two busy cores: one thread avoids oversubscription (and is deterministic).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_thread: None) -> None:
+    """Every test here trains on one thread."""
 
 
 @pytest.fixture(scope="module")
