@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,10 @@ import pytest
 import torch
 
 from leantrain.config import RunConfig, parse_config
+
+# Flower and Ray must not phone home from the tests.
+os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 TINY_RUN: dict[str, Any] = {
     "seed": 3,

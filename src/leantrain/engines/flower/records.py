@@ -1,0 +1,126 @@
+"""Conversion between leantrain's client task/update and Flower's ``RecordDict``.
+
+A task travels as the global state (``ArrayRecord``) and a ``ConfigRecord`` of its fields; an
+update as its state and trained-entry shares (``ArrayRecord``s, when present) and a
+``ConfigRecord`` of its figures. Policy options, extras and the selection log are nested JSON, so
+they travel as one JSON string each. The conversion is exact: tensors keep their dtypes and
+values, floats (``inf`` included) their values, so a run on Flower can equal the local engine's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import torch
+from flwr.app import ArrayRecord, ConfigRecord, RecordDict
+
+from leantrain.fl.task import ClientTask, ClientUpdate
+from leantrain.fleet import EnergyBreakdown
+
+__all__ = ["task_from_record", "task_to_record", "update_from_record", "update_to_record"]
+
+_NO_DEADLINE = -1.0  # ConfigRecord has no None; deadlines are positive
+
+
+def _int(fields: ConfigRecord, key: str) -> int:
+    value = fields[key]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{key}: expected an integer, got {value!r}")
+    return value
+
+
+def _float(fields: ConfigRecord, key: str) -> float:
+    value = fields[key]
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ValueError(f"{key}: expected a number, got {value!r}")
+    return float(value)
+
+
+def task_to_record(task: ClientTask, global_state: Mapping[str, torch.Tensor]) -> RecordDict:
+    """The message content for ``task`` with the global state it starts from."""
+    fields = ConfigRecord(
+        {
+            "round": task.round,
+            "device_index": task.device_index,
+            "round_start_s": task.round_start_s,
+            "deadline_s": _NO_DEADLINE if task.deadline_s is None else task.deadline_s,
+            "wait_limit_s": task.wait_limit_s,
+            "policy": task.policy,
+            "options": json.dumps(task.options, sort_keys=True),
+            "fault": task.fault or "",
+        }
+    )
+    return RecordDict({"state": ArrayRecord(dict(global_state)), "task": fields})
+
+
+def task_from_record(record: RecordDict) -> tuple[ClientTask, dict[str, torch.Tensor]]:
+    """Inverse of :func:`task_to_record`."""
+    fields = record.config_records["task"]
+    deadline = _float(fields, "deadline_s")
+    task = ClientTask(
+        round=_int(fields, "round"),
+        device_index=_int(fields, "device_index"),
+        round_start_s=_float(fields, "round_start_s"),
+        deadline_s=None if deadline == _NO_DEADLINE else deadline,
+        wait_limit_s=_float(fields, "wait_limit_s"),
+        policy=str(fields["policy"]),
+        options=json.loads(str(fields["options"])),
+        fault=str(fields["fault"]) or None,
+    )
+    return task, dict(record.array_records["state"].to_torch_state_dict())
+
+
+def update_to_record(update: ClientUpdate) -> RecordDict:
+    """The message content for ``update``."""
+    fields = ConfigRecord(
+        {
+            "device": update.device,
+            "device_index": update.device_index,
+            "status": update.status,
+            "reason": update.reason,
+            "num_samples": update.num_samples,
+            "num_batches": update.num_batches,
+            "arrival_s": update.arrival_s,
+            "compute_s": update.compute_s,
+            "compute_j": update.energy.compute_j,
+            "upload_j": update.energy.upload_j,
+            "download_j": update.energy.download_j,
+            "extra": json.dumps(update.extra, sort_keys=True),
+            "selections": json.dumps(update.selections),
+        }
+    )
+    content = RecordDict({"update": fields})
+    if update.state is not None:
+        content["state"] = ArrayRecord(dict(update.state))
+    if update.masks is not None:
+        content["masks"] = ArrayRecord(dict(update.masks))
+    return content
+
+
+def update_from_record(record: RecordDict) -> ClientUpdate:
+    """Inverse of :func:`update_to_record`."""
+    fields = record.config_records["update"]
+    arrays = record.array_records
+    status = str(fields["status"])
+    if status not in ("ok", "dropped", "failed"):
+        raise ValueError(f"unknown update status {status!r}")
+    return ClientUpdate(
+        device=str(fields["device"]),
+        device_index=_int(fields, "device_index"),
+        status="ok" if status == "ok" else "dropped" if status == "dropped" else "failed",
+        reason=str(fields["reason"]),
+        state=dict(arrays["state"].to_torch_state_dict()) if "state" in arrays else None,
+        masks=dict(arrays["masks"].to_torch_state_dict()) if "masks" in arrays else None,
+        num_samples=_int(fields, "num_samples"),
+        num_batches=_int(fields, "num_batches"),
+        arrival_s=_float(fields, "arrival_s"),
+        compute_s=_float(fields, "compute_s"),
+        energy=EnergyBreakdown(
+            _float(fields, "compute_j"),
+            _float(fields, "upload_j"),
+            _float(fields, "download_j"),
+        ),
+        extra={str(k): float(v) for k, v in json.loads(str(fields["extra"])).items()},
+        selections=[list(map(float, row)) for row in json.loads(str(fields["selections"]))],
+    )

@@ -1,0 +1,59 @@
+"""Tasks and updates survive the trip through Flower's records exactly (no Ray needed)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import leantrain.distreal  # noqa: F401 - registers the uniform strategy
+from conftest import tiny_config
+from leantrain.engines.flower import (
+    task_from_record,
+    task_to_record,
+    update_from_record,
+    update_to_record,
+)
+from leantrain.fl import ClientUpdate, build_setup
+from leantrain.fl.client import run_local_update
+from leantrain.fl.strategy import make_strategy
+
+SETUP = build_setup(tiny_config())
+
+
+@pytest.mark.parametrize("strategy", ["fedavg", "uniform"])
+def test_task_and_update_round_trip(strategy: str) -> None:
+    chosen = make_strategy(strategy, SETUP)
+    device = SETUP.fleet.devices[5]
+    task = chosen.configure(2, 1.25, [device])[0]
+    state = SETUP.build_model().state_dict()
+    back, back_state = task_from_record(task_to_record(task, state))
+    assert back == task
+    assert task.deadline_s is None if strategy == "fedavg" else task.deadline_s is not None
+    assert back_state.keys() == state.keys()
+    for key, value in state.items():
+        assert back_state[key].dtype == value.dtype and torch.equal(back_state[key], value)
+
+    update = run_local_update(SETUP, back, back_state)
+    assert update.status == "ok"
+    if strategy == "uniform":
+        assert update.masks is not None and update.selections
+    again = update_from_record(update_to_record(update))
+    assert again.device == update.device and again.status == update.status
+    assert again.num_samples == update.num_samples and again.arrival_s == update.arrival_s
+    assert again.energy == update.energy and again.extra == update.extra
+    assert again.selections == update.selections
+    assert update.state is not None and again.state is not None
+    for key, value in update.state.items():
+        assert torch.equal(again.state[key], value)
+    if update.masks is not None:
+        assert again.masks is not None
+        for key, value in update.masks.items():
+            assert again.masks[key].dtype == value.dtype and torch.equal(again.masks[key], value)
+
+
+def test_a_dropped_update_without_state_round_trips() -> None:
+    dropped = ClientUpdate("edge-1", 3, "dropped", reason="deadline", arrival_s=math.inf)
+    again = update_from_record(update_to_record(dropped))
+    assert again == dropped
