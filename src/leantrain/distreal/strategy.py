@@ -66,27 +66,25 @@ class Distreal(_FrontStrategy):
         """Load the front (run directory, then config) or explore it, and keep it in the run
         directory as ``front.json`` with its plot (an interrupted exploration resumes from
         ``front.cache.json``)."""
-        identity = model_identity(self.setup)
         kept = directory / FRONT_FILE
         if kept.is_file():
-            self.front = Front.load(kept, identity)
+            self.front = Front.load(kept, model_identity(self.setup))
             return
-        configured = self.setup.config.distreal.front
-        if configured is not None:
-            self.front = Front.load(configured, identity)
-        else:
-            self.front = explore(self.setup, cache_path=directory / "front.cache.json")
+        self.front = self._configured_or_explored(directory / "front.cache.json")
         self.front.save(kept)
         plot_front(self.front, kept.with_suffix(".png"))
 
     def front_points(self) -> list[tuple[float, tuple[float, ...]]]:
-        if self.front is None:
-            configured = self.setup.config.distreal.front
-            identity = model_identity(self.setup)
-            self.front = (
-                explore(self.setup) if configured is None else Front.load(configured, identity)
-            )
+        if self.front is None:  # used without a run directory
+            self.front = self._configured_or_explored(None)
         return [(p.cost, p.dropout) for p in self.front.points]
+
+    def _configured_or_explored(self, cache_path: Path | None) -> Front:
+        """The front named by ``distreal.front``, or a fresh exploration."""
+        configured = self.setup.config.distreal.front
+        if configured is not None:
+            return Front.load(configured, model_identity(self.setup))
+        return explore(self.setup, cache_path=cache_path)
 
 
 @register_strategy("uniform")
