@@ -10,6 +10,7 @@ BENCHMARKS = [
     "sliced",
     "dse",
     "convergence",
+    "flower",
     "pact_energy",
     "pact_predictor",
     "pact_quality",

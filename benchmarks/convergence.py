@@ -31,7 +31,7 @@ import torch
 from benchmarks._doc import write_section
 from leantrain.config import RunConfig, parse_config
 from leantrain.distreal import explore
-from leantrain.engines import ENGINES
+from leantrain.engines import LocalExecutor
 from leantrain.fl import build_setup
 from leantrain.fl.run import run_strategy
 
@@ -135,7 +135,7 @@ def run_all(partitions: list[str], seeds: int, rounds: int, quick: bool) -> dict
                                 stale.unlink()
                     directory.mkdir(parents=True, exist_ok=True)
                     began = time.perf_counter()
-                    run_strategy(setup, method, ENGINES["local"], directory, resume=True)
+                    run_strategy(setup, method, LocalExecutor, directory, resume=True)
                     print(
                         f"{partition} seed {seed} {method}: "
                         f"{time.perf_counter() - began:.0f} s wall",

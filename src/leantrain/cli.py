@@ -24,11 +24,10 @@ import leantrain.pact.baselines  # noqa: F401  (the solver modules register them
 from leantrain.config import RunConfig, load_config, parse_config
 from leantrain.distreal import DseProgress, Front, plot_front
 from leantrain.distreal import explore as explore_front
-from leantrain.engines import ENGINES
+from leantrain.engines import ENGINES, Engine, make_engine
 from leantrain.errors import InfeasibleError, InputError
 from leantrain.fl import RoundRecord, RunSummary, build_setup
 from leantrain.fl.run import (
-    ExecutorFactory,
     check_strategies,
     run_strategy,
     write_config,
@@ -151,14 +150,14 @@ def _split(names: str) -> list[str]:
     return [name.strip() for name in names.split(",") if name.strip()]
 
 
-def _engine(name: str) -> ExecutorFactory:
+def _engine(name: str) -> Engine:
     if name not in ENGINES:
         raise InputError(
             "command line",
             "--engine",
             f"unknown engine '{name}'; known: {', '.join(sorted(ENGINES))}",
         )
-    return ENGINES[name]
+    return make_engine(name)
 
 
 def _guard_out(directory: Path, resume: bool) -> None:
@@ -192,7 +191,7 @@ def _compare(
     resume: bool,
 ) -> list[RunSummary]:
     check_strategies(strategies)
-    factory = _engine(engine)
+    factory = _engine(engine).client_executor
     _guard_out(out, resume)
     setup = build_setup(config, source)
     out.mkdir(parents=True, exist_ok=True)
@@ -221,7 +220,7 @@ def train(
     """Run one federated training."""
     run_config = load_config(config)
     check_strategies([strategy])
-    factory = _engine(engine)
+    factory = _engine(engine).client_executor
     directory = out or Path("runs") / f"{config.stem}-{strategy}"
     _guard_out(directory, resume)
     setup = build_setup(run_config, config)
@@ -664,6 +663,7 @@ def execute_command(
         Path | None, typer.Option(help="Output directory (default runs/<plan>-execute).")
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
+    engine: Annotated[str, typer.Option(help="Where the nodes train: local or flower.")] = "local",
 ) -> None:
     """Run a PACT plan with real training; predicted vs realised loss, time and energy."""
     from leantrain.pact import read_plan
@@ -671,6 +671,7 @@ def execute_command(
 
     if not epsilon > 0.0 or not epsilon < float("inf"):
         raise InputError("command line", "--epsilon", f"must be a positive number, got {epsilon}")
+    chosen_engine = _engine(engine)
     directory = out or Path("runs") / f"{plan.stem}-execute"
     _refuse_overwrite([directory / "execution.json", directory / "execution.png"], force)
     given = read_plan(plan)
@@ -692,16 +693,21 @@ def execute_command(
                 f"(predicted {epoch.predicted_loss:.4f})",
             )
 
-        result = execute_plan(
-            given,
-            spec,
-            setup,
-            replan=replan,
-            epsilon=epsilon,
-            plan_source=plan,
-            problem_source=problem_path,
-            on_epoch=report,
-        )
+        trainer = chosen_engine.node_trainer(setup)
+        try:
+            result = execute_plan(
+                given,
+                spec,
+                setup,
+                replan=replan,
+                epsilon=epsilon,
+                plan_source=plan,
+                problem_source=problem_path,
+                on_epoch=report,
+                trainer=trainer,
+            )
+        finally:
+            trainer.close()
     written, picture = write_execution(result, directory)
     table = Table(title=f"execution of {plan} ({'re-planned' if replan else 'as planned'})")
     for column in (

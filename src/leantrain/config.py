@@ -238,11 +238,13 @@ class FaultConfig(StrictModel):
     Attributes:
         rate: Probability that an update is faulty, drawn per (round, device) from the seed.
         kinds: Fault kinds to draw from: ``exception`` (the client raises), ``nan`` (the update
-            holds NaN), ``timeout`` (the device never answers).
+            holds NaN), ``timeout`` (the device never answers), ``hang`` (as ``timeout`` on the
+            simulated clock; on the Flower engine the ClientApp really answers only after the
+            server's wall-clock timeout, to exercise it; not drawn by default).
     """
 
     rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
-    kinds: list[Literal["exception", "nan", "timeout"]] = Field(
+    kinds: list[Literal["exception", "nan", "timeout", "hang"]] = Field(
         default=["exception", "nan", "timeout"], min_length=1
     )
 
@@ -289,6 +291,25 @@ class DistrealConfig(StrictModel):
     dse: DseConfig = DseConfig()
 
 
+class FlowerConfig(StrictModel):
+    """Settings of the ``flower`` engine (wall-clock, unlike the simulated clock of the rounds).
+
+    Attributes:
+        timeout_s: How long the server waits for a round's answers; a ClientApp that has not
+            answered by then is left out of the round (reason ``no answer``).
+        connect_timeout_s: How long the server waits for the SuperNodes to connect before the
+            first round; devices without a SuperNode by then sit every round out.
+        client_cpus: CPUs Ray reserves for each ClientApp in the simulation (how many run at
+            once).
+        client_threads: Torch threads in each ClientApp process.
+    """
+
+    timeout_s: Positive = 600.0
+    connect_timeout_s: Positive = 120.0
+    client_cpus: Positive = 1.0
+    client_threads: Annotated[int, Field(ge=1)] = 1
+
+
 class RunConfig(StrictModel):
     """A whole run: data, model, fleet, training schedule and strategies.
 
@@ -304,6 +325,7 @@ class RunConfig(StrictModel):
     training: TrainingConfig = TrainingConfig()
     faults: FaultConfig = FaultConfig()
     distreal: DistrealConfig = DistrealConfig()
+    flower: FlowerConfig = FlowerConfig()
     strategies: list[str] = Field(default=["fedavg", "fedavg-drop", "fedavg-partial"], min_length=1)
 
 

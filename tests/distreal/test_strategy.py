@@ -10,7 +10,7 @@ import pytest
 from conftest import tiny_config
 from leantrain.config import RunConfig
 from leantrain.distreal import Front, explore
-from leantrain.engines import ENGINES
+from leantrain.engines import LocalExecutor
 from leantrain.fl import build_setup
 from leantrain.fl.run import run_strategy
 from leantrain.fl.strategy import make_strategy
@@ -32,7 +32,7 @@ def _config(**distreal: object) -> RunConfig:
 
 def test_distreal_explores_keeps_its_front_and_trains_sub_models(tmp_path: Path) -> None:
     setup = build_setup(_config())
-    summary = run_strategy(setup, "distreal", ENGINES["local"], tmp_path)
+    summary = run_strategy(setup, "distreal", LocalExecutor, tmp_path)
     front = Front.load(tmp_path / "front.json")
     assert (tmp_path / "front.png").is_file()
     assert front.points[-1].cost == 1.0
@@ -66,7 +66,7 @@ def test_uniform_uses_the_uniform_vectors(tmp_path: Path) -> None:
     rows = strategy.instruct(1, setup.fleet.devices[0], 0.0).options["front"]
     assert [row[1] for row in rows] == [[r, r] for r in (0.75, 0.5, 0.25, 0.0)]
     assert [row[0] for row in rows] == sorted(row[0] for row in rows)
-    summary = run_strategy(setup, "uniform", ENGINES["local"], tmp_path)
+    summary = run_strategy(setup, "uniform", LocalExecutor, tmp_path)
     assert summary.final_accuracy is not None
 
 
@@ -76,7 +76,7 @@ def test_same_seed_same_distreal_rounds(tmp_path: Path) -> None:
     lines = []
     for name in ("a", "b"):
         setup = build_setup(_config(front=str(front)))
-        run_strategy(setup, "distreal", ENGINES["local"], tmp_path / name)
+        run_strategy(setup, "distreal", LocalExecutor, tmp_path / name)
         lines.append((tmp_path / name / "rounds.jsonl").read_text())
         lines.append((tmp_path / name / "selections.jsonl").read_text())
     assert lines[0] == lines[2] and lines[1] == lines[3]

@@ -10,7 +10,7 @@ import torch
 
 import leantrain.distreal  # noqa: F401 - registers distreal and uniform
 from conftest import tiny_config
-from leantrain.engines import ENGINES
+from leantrain.engines import LocalExecutor
 from leantrain.fl import ClientUpdate, build_setup
 from leantrain.fl.run import run_strategy
 from leantrain.fl.setup import FederatedSetup
@@ -109,7 +109,7 @@ def test_heterofl_evaluates_with_static_batch_norm() -> None:
 
 @pytest.mark.parametrize("name", ["feddropout", "heterofl", "fjord"])
 def test_baselines_run_end_to_end_with_sub_models(name: str, tmp_path: Path) -> None:
-    summary = run_strategy(SETUP, name, ENGINES["local"], tmp_path)
+    summary = run_strategy(SETUP, name, LocalExecutor, tmp_path)
     records = [json.loads(line) for line in (tmp_path / "rounds.jsonl").read_text().splitlines()]
     assert len(records) == 3 and summary.final_accuracy is not None
     assert summary.final_accuracy > 0.15

@@ -6,10 +6,13 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
+from leantrain.engines.engine import Engine
 from leantrain.fl import ClientExecutor, ClientTask, ClientUpdate, FederatedSetup
 from leantrain.fl.client import failed_update, run_local_update
+from leantrain.pact.nodes import NodeTrainer
+from leantrain.pact.profile import InProcessNodeTrainer
 
-__all__ = ["LocalExecutor"]
+__all__ = ["LocalEngine", "LocalExecutor"]
 
 
 class LocalExecutor(ClientExecutor):
@@ -33,3 +36,13 @@ class LocalExecutor(ClientExecutor):
             except Exception as error:
                 updates.append(failed_update(self.setup, task, error))
         return updates
+
+
+class LocalEngine(Engine):
+    """Clients and PACT nodes run in this process."""
+
+    def client_executor(self, setup: FederatedSetup) -> ClientExecutor:
+        return LocalExecutor(setup)
+
+    def node_trainer(self, setup: FederatedSetup) -> NodeTrainer:
+        return InProcessNodeTrainer(setup)

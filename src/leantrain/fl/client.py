@@ -20,7 +20,13 @@ from leantrain.fleet import Device, device_energy, finish_time
 from leantrain.nn.submodel import SlicedTrainer, TrainedMasks
 from leantrain.seeding import torch_generator
 
-__all__ = ["InjectedFault", "failed_update", "run_local_update", "train_step"]
+__all__ = [
+    "InjectedFault",
+    "failed_update",
+    "run_local_update",
+    "train_step",
+    "unanswered_update",
+]
 
 
 class InjectedFault(RuntimeError):
@@ -70,7 +76,7 @@ def run_local_update(
     wait_end = task.round_start_s + task.wait_limit_s
     if task.fault == "exception":
         raise InjectedFault(f"injected fault on {device.name} in round {task.round}")
-    if task.fault == "timeout":
+    if task.fault in ("timeout", "hang"):
         # The device hangs: it is busy until the server stops waiting, and never answers.
         return _unanswered(device, start, wait_end, download_s, "timeout", math.inf)
 
@@ -234,3 +240,13 @@ def failed_update(setup: FederatedSetup, task: ClientTask, error: BaseException)
         arrival_s=download_s,
         energy=device_energy(device, 0.0, 0.0, download_s),
     )
+
+
+def unanswered_update(setup: FederatedSetup, task: ClientTask, reason: str) -> ClientUpdate:
+    """The update of a device that never answered (an engine's real timeout): charged like the
+    injected ``timeout`` fault, busy from the download until the server stopped waiting."""
+    device = setup.device(task.device_index)
+    download_s = device.download_time(setup.state_bytes)
+    start = task.round_start_s + download_s
+    wait_end = task.round_start_s + task.wait_limit_s
+    return _unanswered(device, start, wait_end, download_s, reason, math.inf)

@@ -10,10 +10,12 @@ from (``leantrain profile``):
   ``profile`` started from). When an epoch's level is above the current one, the global model is
   pruned to it with Torch-Pruning before the epoch (:func:`~leantrain.pact.profile.prune_model`:
   structured, channels physically removed; the same per-layer widths as the profiled level).
-* **One FedAvg round per epoch** (:func:`~leantrain.pact.profile.fedavg_round`): each training
-  node trains one local epoch on ``fraction`` of its partition (the prefix of a permutation drawn
-  per (epoch, device) from the config's seed) with the config's SGD settings; the updates are
-  averaged weighted by samples (non-finite ones are rejected).
+* **One FedAvg round per epoch** (:func:`~leantrain.pact.profile.fedavg_round`), its local epochs
+  run by a :class:`~leantrain.pact.nodes.NodeTrainer` (in-process, or Flower ClientApps with
+  ``--engine flower``): each training node trains one local epoch on ``fraction`` of its
+  partition (the prefix of a permutation drawn per (epoch, device) from the config's seed) with
+  the config's SGD settings; the updates are averaged weighted by samples (non-finite ones, and
+  nodes that failed, are rejected).
 * **Realised loss**: cross-entropy of the global model on the held-out set, the config's test
   split, the same set profile measured its curves on.
 * **Realised time and energy** are the SPEC formulas (:func:`~leantrain.pact.plan.epoch_time`,
@@ -49,6 +51,7 @@ from leantrain.errors import InputError
 from leantrain.fl.setup import FederatedSetup
 from leantrain.io import atomic_write_bytes, atomic_write_text
 from leantrain.nn import model_cost
+from leantrain.pact.nodes import NodeTrainer
 from leantrain.pact.plan import (
     Decision,
     Plan,
@@ -400,6 +403,7 @@ def execute_plan(
     plan_source: str | Path = "<plan>",
     problem_source: str | Path = "<problem>",
     on_epoch: Callable[[ExecutedEpoch, int], None] | None = None,
+    trainer: NodeTrainer | None = None,
 ) -> ExecutionResult:
     """Run ``plan`` with real training (see the module docstring).
 
@@ -413,6 +417,7 @@ def execute_plan(
         plan_source: The plan file, for messages.
         problem_source: The problem file, for messages.
         on_epoch: Called after each epoch with the epoch and the number of epochs planned so far.
+        trainer: Where the nodes' local epochs run (in this process when None).
 
     Returns:
         Every epoch's predicted and realised figures.
@@ -473,6 +478,8 @@ def execute_plan(
             {names[name]: f for name, f in decision.fractions.items()},
             purpose="pact-execute",
             epoch=index,
+            level=problem.model.levels[decision.level],
+            trainer=trainer,
         )
         accuracy, realised = held_out(model, setup.data.test)
         cost = model_cost(model, shape)

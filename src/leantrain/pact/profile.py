@@ -74,6 +74,7 @@ from leantrain.fl.evaluate import Evaluator
 from leantrain.fl.setup import FederatedSetup
 from leantrain.io import atomic_write_bytes, atomic_write_text
 from leantrain.nn import model_cost
+from leantrain.pact.nodes import NodeResult, NodeTask, NodeTrainer
 from leantrain.pact.plan import Decision, effective_samples, epoch_time
 from leantrain.pact.predictor import Curve, LossPredictor
 from leantrain.pact.problem import Problem, parse_problem
@@ -82,6 +83,7 @@ from leantrain.seeding import torch_generator
 __all__ = [
     "DEFAULT_LEVELS",
     "CurveFit",
+    "InProcessNodeTrainer",
     "LevelProfile",
     "ProfileOptions",
     "ProfileProgress",
@@ -99,7 +101,9 @@ __all__ = [
     "profile",
     "prunable_widths",
     "prune_model",
+    "pruned_model",
     "reference_epoch",
+    "train_node",
 ]
 
 #: The pruning levels profiled when none are given.
@@ -272,11 +276,68 @@ class RoundOutcome:
 
     Attributes:
         samples: Per device name, the samples it trained on.
-        rejected: Devices whose update held NaN/inf and was left out of the average.
+        rejected: Devices whose update held NaN/inf, or that failed, left out of the average.
     """
 
     samples: dict[str, int]
     rejected: tuple[str, ...]
+
+
+def train_node(
+    setup: FederatedSetup,
+    task: NodeTask,
+    global_state: Mapping[str, torch.Tensor],
+    scratch: nn.Module,
+) -> NodeResult:
+    """One node's local epoch (the node's side of :func:`fedavg_round`).
+
+    The node loads ``global_state`` into ``scratch`` (a model of the same architecture) and trains
+    one epoch over :func:`node_sample_indices` with a fresh SGD optimizer of the config's
+    settings and batch size. A node left with no sample trains nothing and returns no state.
+    """
+    device = setup.device(task.device_index)
+    chosen = node_sample_indices(setup, task.device_index, task.fraction, task.purpose, task.epoch)
+    if not len(chosen):
+        return NodeResult(device.name, 0, None)
+    training = setup.config.training
+    data = setup.data.train.subset(chosen)
+    scratch.load_state_dict(global_state)
+    optimizer = _optimizer(scratch, training)
+    central_pass(scratch, optimizer, data, torch.arange(len(data)), training.batch_size)
+    state = {key: value.detach().clone() for key, value in scratch.state_dict().items()}
+    return NodeResult(device.name, len(chosen), state)
+
+
+def pruned_model(setup: FederatedSetup, level: float) -> nn.Module:
+    """A fresh model pruned to ``level``: the architecture of any model pruned to that level
+    (the weights differ; a node loads the global ones into it)."""
+    model = setup.build_model()
+    if level > 0.0:
+        prune_model(model, level, prunable_widths(model), setup.data.train.input_shape)
+    return model
+
+
+class InProcessNodeTrainer(NodeTrainer):
+    """Runs the nodes' local epochs in this process, one after another.
+
+    Args:
+        setup: The run's setup.
+    """
+
+    def __init__(self, setup: FederatedSetup) -> None:
+        self.setup = setup
+
+    def train(self, model: nn.Module, tasks: Sequence[NodeTask]) -> list[NodeResult]:
+        global_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
+        scratch = copy.deepcopy(model)
+        results = []
+        for task in tasks:
+            try:
+                results.append(train_node(self.setup, task, global_state, scratch))
+            except Exception as error:
+                name = self.setup.device(task.device_index).name
+                results.append(NodeResult(name, 0, None, f"{type(error).__name__}: {error}"))
+        return results
 
 
 def fedavg_round(
@@ -286,36 +347,38 @@ def fedavg_round(
     *,
     purpose: str,
     epoch: int,
+    level: float = 0.0,
+    trainer: NodeTrainer | None = None,
 ) -> RoundOutcome:
     """One synchronous FedAvg round on ``model`` (updated in place).
 
-    Each device ``i`` in ``fractions`` starts from the global weights and trains one local epoch
-    over :func:`node_sample_indices` (``fractions[i]`` of its partition) with a fresh SGD
-    optimizer of the config's settings and batch size, in fleet order; the accepted (finite)
-    states are averaged weighted by their samples (:func:`~leantrain.fl.aggregate.masked_average`,
-    full updates). A device left with no sample sends nothing.
+    Each device ``i`` in ``fractions`` trains one local epoch from the global weights
+    (:func:`train_node`: ``fractions[i]`` of its partition), in fleet order, on ``trainer``
+    (in-process when None); the accepted (finite) states are averaged weighted by their samples
+    (:func:`~leantrain.fl.aggregate.masked_average`, full updates). A device left with no sample
+    sends nothing; a node that failed or sent NaN/inf is left out and listed as rejected.
+
+    Args:
+        model: The global model, at pruning ratio ``level``.
+        setup: The run's setup.
+        fractions: Per device index, the fraction of its partition it trains on.
+        purpose: The random stream of the sample choice.
+        epoch: The epoch index.
+        level: The model's pruning ratio (remote nodes rebuild the architecture from it).
+        trainer: Where the local epochs run.
     """
-    training = setup.config.training
     global_state = {key: value.detach().clone() for key, value in model.state_dict().items()}
-    scratch = copy.deepcopy(model)
+    tasks = [NodeTask(i, fractions[i], level, purpose, epoch) for i in sorted(fractions)]
+    results = (trainer or InProcessNodeTrainer(setup)).train(model, tasks)
     updates: list[WeightedUpdate] = []
     samples: dict[str, int] = {}
     rejected: list[str] = []
-    for index in sorted(fractions):
-        device = setup.device(index)
-        chosen = node_sample_indices(setup, index, fractions[index], purpose, epoch)
-        samples[device.name] = len(chosen)
-        if not len(chosen):
-            continue
-        data = setup.data.train.subset(chosen)
-        scratch.load_state_dict(global_state)
-        optimizer = _optimizer(scratch, training)
-        central_pass(scratch, optimizer, data, torch.arange(len(data)), training.batch_size)
-        state = {key: value.detach().clone() for key, value in scratch.state_dict().items()}
-        if is_finite_state(state):
-            updates.append(WeightedUpdate(state, float(len(chosen))))
-        else:
-            rejected.append(device.name)
+    for result in results:
+        samples[result.device] = result.samples
+        if result.state is not None and is_finite_state(result.state):
+            updates.append(WeightedUpdate(result.state, float(result.samples)))
+        elif result.state is not None or result.reason:
+            rejected.append(result.device)
     if updates:
         model.load_state_dict(masked_average(global_state, updates))
     return RoundOutcome(samples, tuple(rejected))
@@ -707,10 +770,12 @@ def profile(
 
     everyone = {i: 1.0 for i, part in enumerate(setup.partitions) if len(part)}
 
-    def train_pass(model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> None:
+    def train_pass(
+        model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int, level: float
+    ) -> None:
         # One data order per pass, shared by every level: levels differ by their pruning only.
         if options.method == "fedavg":
-            fedavg_round(model, setup, everyone, purpose="pact-profile", epoch=epoch)
+            fedavg_round(model, setup, everyone, purpose="pact-profile", epoch=epoch, level=level)
             return
         order = torch.randperm(n, generator=torch_generator(config.seed, "pact-profile", epoch))
         central_pass(model, optimizer, pooled, order, training.batch_size)
@@ -728,7 +793,7 @@ def profile(
     warm_losses = [initial_loss]
     optimizer = _optimizer(model, training)
     for epoch in range(options.warmup_epochs):
-        train_pass(model, optimizer, epoch)
+        train_pass(model, optimizer, epoch, 0.0)
         _, loss = held_out(model, test)
         if not math.isfinite(loss):
             raise _diverged(source, 0.0, loss)
@@ -753,7 +818,7 @@ def profile(
         optimizer = _optimizer(model, training)
         stage = f"level {level:g}"
         for epoch in range(options.epochs):
-            train_pass(model, optimizer, options.warmup_epochs + epoch)
+            train_pass(model, optimizer, options.warmup_epochs + epoch, level)
             _, loss = held_out(model, test)
             if not math.isfinite(loss):
                 raise _diverged(source, level, loss)

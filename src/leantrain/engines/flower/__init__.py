@@ -1,17 +1,57 @@
-"""The Flower engine (SPEC 6): leantrain's tasks and updates carried in Flower messages.
+"""The Flower engine (SPEC 6): leantrain's strategies as a Flower ServerApp/ClientApp.
 
-This first step holds the conversion between :class:`~leantrain.fl.task.ClientTask` /
-:class:`~leantrain.fl.task.ClientUpdate` and Flower's ``RecordDict``; the ServerApp, the
-ClientApp and the Ray simulation build on it.
+* :class:`FlowerEngine` (``--engine flower``): Flower's simulation on Ray, one virtual SuperNode
+  per device; the round loop runs in the caller's process and reaches the ClientApps through the
+  simulation's grid (:mod:`~leantrain.engines.flower.link`).
+* :data:`~leantrain.engines.flower.client_app.client_app` and
+  :data:`~leantrain.engines.flower.server_app.server_app`: the apps a real deployment starts
+  with Flower's SuperLink and SuperNodes (see ``docs/flower.md``).
+* :mod:`~leantrain.engines.flower.records`: leantrain's tasks and updates as Flower records.
 """
 
 from __future__ import annotations
 
+from leantrain.engines.flower.engine import FlowerEngine, backend_config
+from leantrain.engines.flower.executor import (
+    ClientAppError,
+    FlowerClientExecutor,
+    FlowerNodeTrainer,
+)
+from leantrain.engines.flower.link import DirectLink, FlowerEngineError, GridLink, SimulationLink
+from leantrain.engines.flower.nodes import DeviceNodes, Outcome
 from leantrain.engines.flower.records import (
+    config_from_record,
+    config_to_record,
+    node_result_from_record,
+    node_result_to_record,
+    node_task_from_record,
+    node_task_to_record,
     task_from_record,
     task_to_record,
     update_from_record,
     update_to_record,
 )
 
-__all__ = ["task_from_record", "task_to_record", "update_from_record", "update_to_record"]
+__all__ = [
+    "ClientAppError",
+    "DeviceNodes",
+    "DirectLink",
+    "FlowerClientExecutor",
+    "FlowerEngine",
+    "FlowerEngineError",
+    "FlowerNodeTrainer",
+    "GridLink",
+    "Outcome",
+    "SimulationLink",
+    "backend_config",
+    "config_from_record",
+    "config_to_record",
+    "node_result_from_record",
+    "node_result_to_record",
+    "node_task_from_record",
+    "node_task_to_record",
+    "task_from_record",
+    "task_to_record",
+    "update_from_record",
+    "update_to_record",
+]

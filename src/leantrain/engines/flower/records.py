@@ -1,24 +1,42 @@
-"""Conversion between leantrain's client task/update and Flower's ``RecordDict``.
+"""Conversion between leantrain's client work and Flower's ``RecordDict``.
 
 A task travels as the global state (``ArrayRecord``) and a ``ConfigRecord`` of its fields; an
 update as its state and trained-entry shares (``ArrayRecord``s, when present) and a
-``ConfigRecord`` of its figures. Policy options, extras and the selection log are nested JSON, so
-they travel as one JSON string each. The conversion is exact: tensors keep their dtypes and
-values, floats (``inf`` included) their values, so a run on Flower can equal the local engine's.
+``ConfigRecord`` of its figures. PACT's node tasks and results travel the same way. Every message
+to a ClientApp also carries the run config (:func:`config_to_record`), from which the ClientApp
+rebuilds the setup: its device profile, its data partition and the initial model. Policy
+options, extras and the selection log are nested JSON, so they travel as one JSON string each.
+The conversion is exact: tensors keep their dtypes and values, floats (``inf`` included) their
+values, so a run on Flower can equal the local engine's.
 """
 
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Mapping
 
+import tomli_w
 import torch
 from flwr.app import ArrayRecord, ConfigRecord, RecordDict
 
+from leantrain.config import RunConfig, parse_config
 from leantrain.fl.task import ClientTask, ClientUpdate
 from leantrain.fleet import EnergyBreakdown
+from leantrain.pact.nodes import NodeResult, NodeTask
 
-__all__ = ["task_from_record", "task_to_record", "update_from_record", "update_to_record"]
+__all__ = [
+    "config_from_record",
+    "config_to_record",
+    "node_result_from_record",
+    "node_result_to_record",
+    "node_task_from_record",
+    "node_task_to_record",
+    "task_from_record",
+    "task_to_record",
+    "update_from_record",
+    "update_to_record",
+]
 
 _NO_DEADLINE = -1.0  # ConfigRecord has no None; deadlines are positive
 
@@ -123,4 +141,66 @@ def update_from_record(record: RecordDict) -> ClientUpdate:
         ),
         extra={str(k): float(v) for k, v in json.loads(str(fields["extra"])).items()},
         selections=[list(map(float, row)) for row in json.loads(str(fields["selections"]))],
+    )
+
+
+def config_to_record(config: RunConfig) -> ConfigRecord:
+    """The run config as a record (TOML text; its paths are absolute once validated)."""
+    raw = config.model_dump(mode="json", exclude_none=True)
+    return ConfigRecord({"toml": tomli_w.dumps(raw)})
+
+
+def config_from_record(record: RecordDict) -> tuple[str, RunConfig]:
+    """The run config a message carries, and its TOML text (a key for caching what it builds)."""
+    text = str(record.config_records["run"]["toml"])
+    return text, parse_config(tomllib.loads(text), "<message from the ServerApp>")
+
+
+def node_task_to_record(task: NodeTask, global_state: Mapping[str, torch.Tensor]) -> RecordDict:
+    """The message content for PACT node task ``task`` with the global state it starts from."""
+    fields = ConfigRecord(
+        {
+            "device_index": task.device_index,
+            "fraction": task.fraction,
+            "level": task.level,
+            "purpose": task.purpose,
+            "epoch": task.epoch,
+        }
+    )
+    return RecordDict({"state": ArrayRecord(dict(global_state)), "node": fields})
+
+
+def node_task_from_record(record: RecordDict) -> tuple[NodeTask, dict[str, torch.Tensor]]:
+    """Inverse of :func:`node_task_to_record`."""
+    fields = record.config_records["node"]
+    task = NodeTask(
+        device_index=_int(fields, "device_index"),
+        fraction=_float(fields, "fraction"),
+        level=_float(fields, "level"),
+        purpose=str(fields["purpose"]),
+        epoch=_int(fields, "epoch"),
+    )
+    return task, dict(record.array_records["state"].to_torch_state_dict())
+
+
+def node_result_to_record(result: NodeResult) -> RecordDict:
+    """The message content for ``result``."""
+    fields = ConfigRecord(
+        {"device": result.device, "samples": result.samples, "reason": result.reason}
+    )
+    content = RecordDict({"node": fields})
+    if result.state is not None:
+        content["state"] = ArrayRecord(dict(result.state))
+    return content
+
+
+def node_result_from_record(record: RecordDict) -> NodeResult:
+    """Inverse of :func:`node_result_to_record`."""
+    fields = record.config_records["node"]
+    arrays = record.array_records
+    return NodeResult(
+        device=str(fields["device"]),
+        samples=_int(fields, "samples"),
+        state=dict(arrays["state"].to_torch_state_dict()) if "state" in arrays else None,
+        reason=str(fields["reason"]),
     )

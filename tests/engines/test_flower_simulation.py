@@ -1,0 +1,190 @@
+"""The Flower engine on Ray: the same global model as the local engine, robust to failing and
+silent ClientApps, through the CLI too. Ray starts in about 10 s, so these tests share one
+simulation where they can (three starts in all)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+import tomli_w
+import torch
+from typer.testing import CliRunner
+
+import leantrain.distreal  # noqa: F401 - registers distreal
+from conftest import TINY_RUN, tiny_config
+from leantrain.cli import app
+from leantrain.config import RunConfig
+from leantrain.distreal import explore
+from leantrain.engines import LocalExecutor
+from leantrain.engines.flower import (
+    FlowerClientExecutor,
+    FlowerEngine,
+    GridLink,
+    SimulationLink,
+    backend_config,
+)
+from leantrain.fl import ClientExecutor, FederatedSetup, build_setup
+from leantrain.fl.faults import draw_fault
+from leantrain.fl.run import run_strategy
+from leantrain.fl.strategy import make_strategy
+from leantrain.pact import Decision, evaluate
+from leantrain.pact.execute import execute_plan
+from leantrain.pact.profile import ProfileOptions, profile
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+SMALL_DSE = {
+    "levels": 4,
+    "population": 4,
+    "generations": 2,
+    "batches": 3,
+    "seeds": 1,
+    "warmup_batches": 5,
+    "validation_samples": 100,
+}
+
+
+class _Shared(GridLink):
+    """A link several executors use in turn; the fixture closes the real one."""
+
+    def __init__(self, link: GridLink) -> None:
+        self.link = link
+
+    def call(self, function):  # type: ignore[no-untyped-def]
+        return self.link.call(function)
+
+
+@pytest.fixture(scope="class")
+def simulation() -> Iterator[GridLink]:
+    # Four ClientApps at once on Ray: one hanging ClientApp leaves three for the others.
+    setup = build_setup(tiny_config(flower={"client_cpus": 0.5}))
+    link = SimulationLink(
+        FlowerEngine().client_app, len(setup.fleet.devices), backend_config(setup)
+    )
+    yield _Shared(link)
+    link.close()
+
+
+def _on(link: GridLink) -> type[ClientExecutor] | object:
+    return lambda setup: FlowerClientExecutor(link, setup)
+
+
+def _final_state(directory: Path, rounds: int = 2) -> dict[str, torch.Tensor]:
+    path = directory / "checkpoints" / f"round_{rounds:05d}.pt"
+    state: dict[str, torch.Tensor] = torch.load(path, weights_only=False)["global_state"]
+    return state
+
+
+def _assert_same_model(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.allclose(a[key].double(), b[key].double(), rtol=0.0, atol=1e-5), key
+
+
+def _rounds(directory: Path) -> list[dict[str, object]]:
+    lines = (directory / "rounds.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def _faults_drawn(config: RunConfig, setup: FederatedSetup, rounds: Sequence[int]) -> set[str]:
+    strategy = make_strategy("fedavg", setup)
+    return {
+        fault
+        for r in rounds
+        for device in strategy.select(r)
+        if (fault := draw_fault(config.faults, config.seed, r, device.index)) is not None
+    }
+
+
+class TestOneSimulation:
+    """Runs on one shared simulation, closed before the tests that start their own (one Ray
+    simulation at a time per process)."""
+
+    def test_fedavg_equals_the_local_engine_with_failing_and_silent_clients(
+        self, simulation: GridLink, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        config = tiny_config(
+            training={"rounds": 2, "devices_per_round": 8},
+            faults={"rate": 0.15, "kinds": ["exception", "hang"]},
+            flower={"timeout_s": 10.0},
+        )
+        setup = build_setup(config)
+        # In round 2, two devices raise and one hangs.
+        assert _faults_drawn(config, setup, [1, 2]) == {"exception", "hang"}
+        run_strategy(setup, "fedavg", LocalExecutor, tmp_path / "local")
+        with caplog.at_level(logging.WARNING, logger="leantrain.flower"):
+            run_strategy(setup, "fedavg", _on(simulation), tmp_path / "flower")  # type: ignore[arg-type]
+        _assert_same_model(_final_state(tmp_path / "local"), _final_state(tmp_path / "flower"))
+        local, flower = _rounds(tmp_path / "local"), _rounds(tmp_path / "flower")
+        assert [r["participants"] for r in local] == [r["participants"] for r in flower]
+        reasons = flower[1]["reasons"]
+        raised = "exception: ClientAppError: InjectedFault: injected fault on {} in round 2"
+        assert reasons == {
+            "fast-2": raised.format("fast-2"),
+            "mid-1": "no answer within 10 s",
+            "mid-3": raised.format("mid-3"),
+        }
+        assert "round 2 mid-1: no answer within 10 s" in caplog.text
+        assert "round 2 fast-2: InjectedFault" in caplog.text
+
+    def test_distreal_equals_the_local_engine(self, simulation: GridLink, tmp_path: Path) -> None:
+        front = explore(build_setup(tiny_config(distreal={"dse": SMALL_DSE})))
+        path = front.save(tmp_path / "front.json")
+        config = tiny_config(
+            training={"rounds": 2}, distreal={"dse": SMALL_DSE, "front": str(path)}
+        )
+        setup = build_setup(config)
+        run_strategy(setup, "distreal", LocalExecutor, tmp_path / "local")
+        run_strategy(setup, "distreal", _on(simulation), tmp_path / "flower")  # type: ignore[arg-type]
+        _assert_same_model(_final_state(tmp_path / "local"), _final_state(tmp_path / "flower"))
+        # Each device chose its sub-models inside its ClientApp, exactly as in-process.
+        local = (tmp_path / "local" / "selections.jsonl").read_text()
+        assert local == (tmp_path / "flower" / "selections.jsonl").read_text()
+        costs = {
+            c
+            for entry in map(json.loads, local.splitlines())
+            for log in entry["devices"].values()
+            for _, c in log
+        }
+        assert len(costs) > 1
+
+
+def test_train_on_flower_from_the_command_line(tmp_path: Path) -> None:
+    raw = {**TINY_RUN, "training": {**TINY_RUN["training"], "rounds": 2}}
+    config_path = tmp_path / "run.toml"
+    config_path.write_text(tomli_w.dumps(raw))
+    out = tmp_path / "flower"
+    result = CliRunner().invoke(
+        app, ["train", str(config_path), "--engine", "flower", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    local = tmp_path / "local"
+    run_strategy(build_setup(tiny_config(training={"rounds": 2})), "fedavg", LocalExecutor, local)
+    names = {p.name for p in out.iterdir()}
+    assert {"rounds.jsonl", "summary.json", "config.toml", "accuracy.png", "energy.png"} <= names
+    _assert_same_model(_final_state(local), _final_state(out))
+
+
+def test_a_pact_plan_executes_on_flower_as_in_process(tmp_path: Path) -> None:
+    setup = build_setup(tiny_config())
+    problem = profile(setup, ProfileOptions(levels=(0.0, 0.5), epochs=5, holdout=1)).problem
+    names = [node.name for node in problem.node]
+    plan = evaluate(
+        problem,
+        [Decision(0, dict.fromkeys(names, 1.0)), Decision(1, dict.fromkeys(names[:6], 0.5))],
+        solver="hand",
+    )
+    here = execute_plan(plan, problem, setup)
+    trainer = FlowerEngine().node_trainer(setup)
+    try:
+        there = execute_plan(plan, problem, setup, trainer=trainer)
+    finally:
+        trainer.close()
+    assert [e.samples for e in there.epochs] == [e.samples for e in here.epochs]
+    for mine, theirs in zip(there.epochs, here.epochs, strict=True):
+        assert mine.realised_loss == pytest.approx(theirs.realised_loss, abs=1e-6)
+        assert mine.parameters == theirs.parameters
