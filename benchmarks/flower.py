@@ -24,6 +24,7 @@ import itertools
 import os
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -118,10 +119,10 @@ def measure(rounds: int, train_limit: int | None) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.flower", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="3 rounds on 6k samples; no docs")
-    args = parser.parse_args(argv)
+    args = parser.parse_args([] if argv is None else list(argv))
     if args.quick:
         print(measure(3, 6000))
         return
@@ -129,4 +130,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])

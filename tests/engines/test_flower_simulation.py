@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import tomli_w
 import torch
+from flwr.serverapp import Grid
 from typer.testing import CliRunner
 
 import leantrain.distreal  # noqa: F401 - registers distreal
@@ -27,15 +29,17 @@ from leantrain.engines.flower import (
     SimulationLink,
     backend_config,
 )
-from leantrain.fl import ClientExecutor, FederatedSetup, build_setup
+from leantrain.fl import FederatedSetup, build_setup
 from leantrain.fl.faults import draw_fault
-from leantrain.fl.run import run_strategy
+from leantrain.fl.run import ExecutorFactory, run_strategy
 from leantrain.fl.strategy import make_strategy
 from leantrain.pact import Decision, evaluate
 from leantrain.pact.execute import execute_plan
 from leantrain.pact.profile import ProfileOptions, profile
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+T = TypeVar("T")
 
 SMALL_DSE = {
     "levels": 4,
@@ -54,7 +58,7 @@ class _Shared(GridLink):
     def __init__(self, link: GridLink) -> None:
         self.link = link
 
-    def call(self, function):  # type: ignore[no-untyped-def]
+    def call(self, function: Callable[[Grid], T]) -> T:
         return self.link.call(function)
 
 
@@ -69,7 +73,7 @@ def simulation() -> Iterator[GridLink]:
     link.close()
 
 
-def _on(link: GridLink) -> type[ClientExecutor] | object:
+def _on(link: GridLink) -> ExecutorFactory:
     return lambda setup: FlowerClientExecutor(link, setup)
 
 
@@ -117,7 +121,7 @@ class TestOneSimulation:
         assert _faults_drawn(config, setup, [1, 2]) == {"exception", "hang"}
         run_strategy(setup, "fedavg", LocalExecutor, tmp_path / "local")
         with caplog.at_level(logging.WARNING, logger="leantrain.flower"):
-            run_strategy(setup, "fedavg", _on(simulation), tmp_path / "flower")  # type: ignore[arg-type]
+            run_strategy(setup, "fedavg", _on(simulation), tmp_path / "flower")
         _assert_same_model(_final_state(tmp_path / "local"), _final_state(tmp_path / "flower"))
         local, flower = _rounds(tmp_path / "local"), _rounds(tmp_path / "flower")
         assert [r["participants"] for r in local] == [r["participants"] for r in flower]
@@ -139,7 +143,7 @@ class TestOneSimulation:
         )
         setup = build_setup(config)
         run_strategy(setup, "distreal", LocalExecutor, tmp_path / "local")
-        run_strategy(setup, "distreal", _on(simulation), tmp_path / "flower")  # type: ignore[arg-type]
+        run_strategy(setup, "distreal", _on(simulation), tmp_path / "flower")
         _assert_same_model(_final_state(tmp_path / "local"), _final_state(tmp_path / "flower"))
         # Each device chose its sub-models inside its ClientApp, exactly as in-process.
         local = (tmp_path / "local" / "selections.jsonl").read_text()
