@@ -32,7 +32,8 @@ from typing import Any
 import torch
 
 from benchmarks._doc import write_section
-from leantrain.config import RunConfig, parse_config
+from benchmarks.runtime import mnist_config
+from leantrain.config import FlowerConfig, RunConfig
 from leantrain.engines import LocalExecutor
 from leantrain.engines.flower import FlowerEngine
 from leantrain.fl import ClientExecutor, FederatedSetup, RoundRecord, build_setup
@@ -42,23 +43,8 @@ COMMAND = "python -m benchmarks flower"
 
 
 def _config(rounds: int, train_limit: int | None, flower: dict[str, Any]) -> RunConfig:
-    raw: dict[str, Any] = {
-        "seed": 0,
-        "data": {"source": "mnist", "partition": "iid"},
-        "model": {"name": "mnist-cnn"},
-        "training": {
-            "rounds": rounds,
-            "devices_per_round": 10,
-            "local_epochs": 1,
-            "batch_size": 32,
-            "lr": 0.05,
-        },
-        "fleet": {"classes": [{"name": "node", "count": 10, "flops": 5e9}]},
-        "flower": flower,
-    }
-    if train_limit is not None:
-        raw["data"]["train_limit"] = train_limit
-    return parse_config(raw)
+    base = mnist_config(10, train_limit, rounds)
+    return base.model_copy(update={"flower": FlowerConfig(**flower)})
 
 
 def _rounds(setup: FederatedSetup, executor: ClientExecutor) -> list[float]:

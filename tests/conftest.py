@@ -61,6 +61,18 @@ TINY_RUN: dict[str, Any] = {
 }
 
 
+#: A design-space exploration small enough for tests (seconds on the tiny fleet).
+SMALL_DSE: dict[str, Any] = {
+    "levels": 4,
+    "population": 4,
+    "generations": 2,
+    "batches": 3,
+    "seeds": 1,
+    "warmup_batches": 5,
+    "validation_samples": 100,
+}
+
+
 def tiny_raw(**sections: dict[str, Any]) -> dict[str, Any]:
     """A deep copy of TINY_RUN with ``sections`` merged into its top-level sections."""
     raw = copy.deepcopy(TINY_RUN)

@@ -31,6 +31,7 @@ __all__ = [
     "DseConfig",
     "FaultConfig",
     "FleetConfig",
+    "FlowerConfig",
     "MarkovTraceConfig",
     "ModelConfig",
     "PeriodicTraceConfig",

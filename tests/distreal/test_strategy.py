@@ -7,23 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import tiny_config
+from conftest import SMALL_DSE, tiny_config
 from leantrain.config import RunConfig
 from leantrain.distreal import Front, explore
 from leantrain.engines import LocalExecutor
 from leantrain.fl import build_setup
 from leantrain.fl.run import run_strategy
 from leantrain.fl.strategy import make_strategy
-
-SMALL_DSE = {
-    "levels": 4,
-    "population": 4,
-    "generations": 2,
-    "batches": 3,
-    "seeds": 1,
-    "warmup_batches": 5,
-    "validation_samples": 100,
-}
 
 
 def _config(**distreal: object) -> RunConfig:

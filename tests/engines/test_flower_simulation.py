@@ -17,7 +17,7 @@ from flwr.serverapp import Grid
 from typer.testing import CliRunner
 
 import leantrain.distreal  # noqa: F401 - registers distreal
-from conftest import TINY_RUN, tiny_config
+from conftest import SMALL_DSE, TINY_RUN, tiny_config
 from leantrain.cli import app
 from leantrain.config import RunConfig
 from leantrain.distreal import explore
@@ -40,16 +40,6 @@ from leantrain.pact.profile import ProfileOptions, profile
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 T = TypeVar("T")
-
-SMALL_DSE = {
-    "levels": 4,
-    "population": 4,
-    "generations": 2,
-    "batches": 3,
-    "seeds": 1,
-    "warmup_batches": 5,
-    "validation_samples": 100,
-}
 
 
 class _Shared(GridLink):

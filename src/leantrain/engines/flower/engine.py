@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flwr.clientapp import ClientApp
 
 from leantrain.engines.engine import Engine
 from leantrain.engines.flower.client_app import client_app as leantrain_client_app
 from leantrain.engines.flower.executor import FlowerClientExecutor, FlowerNodeTrainer
-from leantrain.engines.flower.link import SimulationLink
+from leantrain.engines.flower.link import GridLink, SimulationLink
 from leantrain.fl import ClientExecutor, FederatedSetup
 from leantrain.pact.nodes import NodeTrainer
 
 __all__ = ["FlowerEngine", "backend_config"]
+
+T = TypeVar("T")
 
 
 def backend_config(setup: FederatedSetup) -> dict[str, Any]:
@@ -40,21 +43,19 @@ class FlowerEngine(Engine):
     def __init__(self, client_app: ClientApp | None = None) -> None:
         self.client_app = client_app or leantrain_client_app
 
-    def _simulation(self, setup: FederatedSetup) -> SimulationLink:
-        return SimulationLink(self.client_app, len(setup.fleet.devices), backend_config(setup))
+    def _on_simulation(
+        self, setup: FederatedSetup, build: Callable[[GridLink, FederatedSetup], T]
+    ) -> T:
+        """``build(link, setup)`` on a new simulation, which is stopped if that fails."""
+        link = SimulationLink(self.client_app, len(setup.fleet.devices), backend_config(setup))
+        try:
+            return build(link, setup)
+        except BaseException:
+            link.close()
+            raise
 
     def client_executor(self, setup: FederatedSetup) -> ClientExecutor:
-        link = self._simulation(setup)
-        try:
-            return FlowerClientExecutor(link, setup)
-        except BaseException:
-            link.close()
-            raise
+        return self._on_simulation(setup, FlowerClientExecutor)
 
     def node_trainer(self, setup: FederatedSetup) -> NodeTrainer:
-        link = self._simulation(setup)
-        try:
-            return FlowerNodeTrainer(link, setup)
-        except BaseException:
-            link.close()
-            raise
+        return self._on_simulation(setup, FlowerNodeTrainer)

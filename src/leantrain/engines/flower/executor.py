@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
+from flwr.app import RecordDict
 from flwr.serverapp import Grid
 from torch import nn
 
@@ -27,27 +28,36 @@ class ClientAppError(RuntimeError):
     """A ClientApp raised, or sent a reply the server cannot read."""
 
 
-def _connect(link: GridLink, setup: FederatedSetup) -> DeviceNodes:
-    def connect(grid: Grid) -> DeviceNodes:
-        nodes = DeviceNodes(grid, setup)
-        nodes.connect()
-        return nodes
-
-    return link.call(connect)
-
-
-class FlowerClientExecutor(ClientExecutor):
-    """Runs each round's local updates in the devices' ClientApps.
+class _OnSuperNodes:
+    """Work sent to the devices' SuperNodes through ``link``, which it closes.
 
     Args:
-        link: The way to the ServerApp's grid (closed with the executor).
+        link: The way to the ServerApp's grid.
         setup: The run's setup.
     """
 
     def __init__(self, link: GridLink, setup: FederatedSetup) -> None:
         self.link = link
         self.setup = setup
-        self.nodes = _connect(link, setup)
+
+        def connect(grid: Grid) -> DeviceNodes:
+            nodes = DeviceNodes(grid, setup)
+            nodes.connect()
+            return nodes
+
+        self.nodes = link.call(connect)
+
+    def _exchange(
+        self, work: Sequence[tuple[int, RecordDict]], message_type: str, group: str
+    ) -> list[Outcome]:
+        return self.link.call(lambda _: self.nodes.exchange(work, message_type, group))
+
+    def close(self) -> None:
+        self.link.close()
+
+
+class FlowerClientExecutor(_OnSuperNodes, ClientExecutor):
+    """Runs each round's local updates in the devices' ClientApps (see :class:`_OnSuperNodes`)."""
 
     def run(
         self, tasks: Sequence[ClientTask], global_state: Mapping[str, torch.Tensor]
@@ -56,7 +66,7 @@ class FlowerClientExecutor(ClientExecutor):
             return []
         work = [(task.device_index, task_to_record(task, global_state)) for task in tasks]
         group = f"round {tasks[0].round}"
-        outcomes = self.link.call(lambda _: self.nodes.exchange(work, "train", group))
+        outcomes = self._exchange(work, "train", group)
         return [self._update(task, outcome) for task, outcome in zip(tasks, outcomes, strict=True)]
 
     def _update(self, task: ClientTask, outcome: Outcome) -> ClientUpdate:
@@ -73,22 +83,9 @@ class FlowerClientExecutor(ClientExecutor):
             return failed_update(self.setup, task, wrong)
         return update
 
-    def close(self) -> None:
-        self.link.close()
 
-
-class FlowerNodeTrainer(NodeTrainer):
-    """Runs PACT's node epochs in the devices' ClientApps.
-
-    Args:
-        link: The way to the ServerApp's grid (closed with the trainer).
-        setup: The run's setup.
-    """
-
-    def __init__(self, link: GridLink, setup: FederatedSetup) -> None:
-        self.link = link
-        self.setup = setup
-        self.nodes = _connect(link, setup)
+class FlowerNodeTrainer(_OnSuperNodes, NodeTrainer):
+    """Runs PACT's node epochs in the devices' ClientApps (see :class:`_OnSuperNodes`)."""
 
     def train(self, model: nn.Module, tasks: Sequence[NodeTask]) -> list[NodeResult]:
         if not tasks:
@@ -96,7 +93,7 @@ class FlowerNodeTrainer(NodeTrainer):
         state = {key: value.detach() for key, value in model.state_dict().items()}
         work = [(task.device_index, node_task_to_record(task, state)) for task in tasks]
         group = f"epoch {tasks[0].epoch}"
-        outcomes = self.link.call(lambda _: self.nodes.exchange(work, "train.pact", group))
+        outcomes = self._exchange(work, "train.pact", group)
         return [self._result(task, outcome) for task, outcome in zip(tasks, outcomes, strict=True)]
 
     def _result(self, task: NodeTask, outcome: Outcome) -> NodeResult:
@@ -107,6 +104,3 @@ class FlowerNodeTrainer(NodeTrainer):
             return node_result_from_record(outcome.content)
         except (KeyError, TypeError, ValueError) as error:
             return NodeResult(name, 0, None, f"unreadable reply: {error}")
-
-    def close(self) -> None:
-        self.link.close()
