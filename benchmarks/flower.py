@@ -61,10 +61,14 @@ def _rounds(setup: FederatedSetup, executor: ClientExecutor) -> list[float]:
 
 
 def _flower(setup: FederatedSetup) -> tuple[float, list[float]]:
-    began = time.perf_counter()
-    executor = FlowerEngine().client_executor(setup)
-    start_up = time.perf_counter() - began
-    return start_up, _rounds(setup, executor)
+    engine = FlowerEngine()
+    try:
+        began = time.perf_counter()
+        executor = engine.client_executor(setup)
+        start_up = time.perf_counter() - began
+        return start_up, _rounds(setup, executor)
+    finally:
+        engine.close()
 
 
 def measure(rounds: int, train_limit: int | None) -> str:

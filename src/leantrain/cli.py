@@ -6,6 +6,7 @@ Long work shows a rich progress bar on a terminal and plain lines otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.resources
 import sys
@@ -191,18 +192,26 @@ def _compare(
     resume: bool,
 ) -> list[RunSummary]:
     check_strategies(strategies)
-    factory = _engine(engine).client_executor
+    chosen = _engine(engine)
     _guard_out(out, resume)
     setup = build_setup(config, source)
     out.mkdir(parents=True, exist_ok=True)
     write_config(out, setup)
     summaries = []
-    for name in strategies:
-        with RoundProgress(name, config.training.rounds) as progress:
-            summaries.append(
-                run_strategy(setup, name, factory, out / name, resume=resume, on_round=progress)
-            )
-        write_summary(out, summaries)
+    with contextlib.closing(chosen):  # one Flower simulation serves every strategy
+        for name in strategies:
+            with RoundProgress(name, config.training.rounds) as progress:
+                summaries.append(
+                    run_strategy(
+                        setup,
+                        name,
+                        chosen.client_executor,
+                        out / name,
+                        resume=resume,
+                        on_round=progress,
+                    )
+                )
+            write_summary(out, summaries)
     write_figures(out, load_run_dir(out), config.training.accuracy_targets)
     _print_table(out, config.training.accuracy_targets)
     return summaries
@@ -220,14 +229,16 @@ def train(
     """Run one federated training."""
     run_config = load_config(config)
     check_strategies([strategy])
-    factory = _engine(engine).client_executor
+    chosen = _engine(engine)
     directory = out or Path("runs") / f"{config.stem}-{strategy}"
     _guard_out(directory, resume)
     setup = build_setup(run_config, config)
     directory.mkdir(parents=True, exist_ok=True)
     write_config(directory, setup)
-    with RoundProgress(strategy, run_config.training.rounds) as progress:
-        run_strategy(setup, strategy, factory, directory, resume=resume, on_round=progress)
+    with contextlib.closing(chosen), RoundProgress(strategy, run_config.training.rounds) as bar:
+        run_strategy(
+            setup, strategy, chosen.client_executor, directory, resume=resume, on_round=bar
+        )
     write_figures(directory, load_run_dir(directory), run_config.training.accuracy_targets)
     _print_table(directory, run_config.training.accuracy_targets)
 
@@ -693,8 +704,8 @@ def execute_command(
                 f"(predicted {epoch.predicted_loss:.4f})",
             )
 
-        trainer = chosen_engine.node_trainer(setup)
-        try:
+        with contextlib.closing(chosen_engine):
+            trainer = chosen_engine.node_trainer(setup)
             result = execute_plan(
                 given,
                 spec,
@@ -706,7 +717,6 @@ def execute_command(
                 on_epoch=report,
                 trainer=trainer,
             )
-        finally:
             trainer.close()
     written, picture = write_execution(result, directory)
     table = Table(title=f"execution of {plan} ({'re-planned' if replan else 'as planned'})")

@@ -4,16 +4,15 @@ simulation where they can (three starts in all)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 import tomli_w
 import torch
-from flwr.serverapp import Grid
 from typer.testing import CliRunner
 
 import leantrain.distreal  # noqa: F401 - registers distreal
@@ -23,15 +22,11 @@ from leantrain.config import RunConfig
 from leantrain.distreal import explore
 from leantrain.engines import LocalExecutor
 from leantrain.engines.flower import (
-    FlowerClientExecutor,
     FlowerEngine,
-    GridLink,
-    SimulationLink,
-    backend_config,
 )
 from leantrain.fl import FederatedSetup, build_setup
 from leantrain.fl.faults import draw_fault
-from leantrain.fl.run import ExecutorFactory, run_strategy
+from leantrain.fl.run import run_strategy
 from leantrain.fl.strategy import make_strategy
 from leantrain.pact import Decision, evaluate
 from leantrain.pact.execute import execute_plan
@@ -39,32 +34,13 @@ from leantrain.pact.profile import ProfileOptions, profile
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-T = TypeVar("T")
-
-
-class _Shared(GridLink):
-    """A link several executors use in turn; the fixture closes the real one."""
-
-    def __init__(self, link: GridLink) -> None:
-        self.link = link
-
-    def call(self, function: Callable[[Grid], T]) -> T:
-        return self.link.call(function)
-
 
 @pytest.fixture(scope="class")
-def simulation() -> Iterator[GridLink]:
-    # Four ClientApps at once on Ray: one hanging ClientApp leaves three for the others.
-    setup = build_setup(tiny_config(flower={"client_cpus": 0.5}))
-    link = SimulationLink(
-        FlowerEngine().client_app, len(setup.fleet.devices), backend_config(setup)
-    )
-    yield _Shared(link)
-    link.close()
-
-
-def _on(link: GridLink) -> ExecutorFactory:
-    return lambda setup: FlowerClientExecutor(link, setup)
+def engine() -> Iterator[FlowerEngine]:
+    """One engine, so one Ray simulation, for the tests of a class."""
+    flower = FlowerEngine()
+    yield flower
+    flower.close()
 
 
 def _final_state(directory: Path, rounds: int = 2) -> dict[str, torch.Tensor]:
@@ -95,23 +71,24 @@ def _faults_drawn(config: RunConfig, setup: FederatedSetup, rounds: Sequence[int
 
 
 class TestOneSimulation:
-    """Runs on one shared simulation, closed before the tests that start their own (one Ray
-    simulation at a time per process)."""
+    """Both runs use one engine's simulation, closed before the tests that start their own (one
+    Ray simulation at a time per process)."""
 
     def test_fedavg_equals_the_local_engine_with_failing_and_silent_clients(
-        self, simulation: GridLink, tmp_path: Path, caplog: pytest.LogCaptureFixture
+        self, engine: FlowerEngine, tmp_path: Path, caplog: pytest.LogCaptureFixture
     ) -> None:
         config = tiny_config(
             training={"rounds": 2, "devices_per_round": 8},
             faults={"rate": 0.15, "kinds": ["exception", "hang"]},
-            flower={"timeout_s": 10.0},
+            # Four ClientApps at once: one hanging ClientApp leaves three for the others.
+            flower={"timeout_s": 10.0, "client_cpus": 0.5},
         )
         setup = build_setup(config)
         # In round 2, two devices raise and one hangs.
         assert _faults_drawn(config, setup, [1, 2]) == {"exception", "hang"}
         run_strategy(setup, "fedavg", LocalExecutor, tmp_path / "local")
         with caplog.at_level(logging.WARNING, logger="leantrain.flower"):
-            run_strategy(setup, "fedavg", _on(simulation), tmp_path / "flower")
+            run_strategy(setup, "fedavg", engine.client_executor, tmp_path / "flower")
         _assert_same_model(_final_state(tmp_path / "local"), _final_state(tmp_path / "flower"))
         local, flower = _rounds(tmp_path / "local"), _rounds(tmp_path / "flower")
         assert [r["participants"] for r in local] == [r["participants"] for r in flower]
@@ -125,7 +102,7 @@ class TestOneSimulation:
         assert "round 2 mid-1: no answer within 10 s" in caplog.text
         assert "round 2 fast-2: InjectedFault" in caplog.text
 
-    def test_distreal_equals_the_local_engine(self, simulation: GridLink, tmp_path: Path) -> None:
+    def test_distreal_equals_the_local_engine(self, engine: FlowerEngine, tmp_path: Path) -> None:
         front = explore(build_setup(tiny_config(distreal={"dse": SMALL_DSE})))
         path = front.save(tmp_path / "front.json")
         config = tiny_config(
@@ -133,7 +110,7 @@ class TestOneSimulation:
         )
         setup = build_setup(config)
         run_strategy(setup, "distreal", LocalExecutor, tmp_path / "local")
-        run_strategy(setup, "distreal", _on(simulation), tmp_path / "flower")
+        run_strategy(setup, "distreal", engine.client_executor, tmp_path / "flower")
         _assert_same_model(_final_state(tmp_path / "local"), _final_state(tmp_path / "flower"))
         # Each device chose its sub-models inside its ClientApp, exactly as in-process.
         local = (tmp_path / "local" / "selections.jsonl").read_text()
@@ -173,11 +150,8 @@ def test_a_pact_plan_executes_on_flower_as_in_process(tmp_path: Path) -> None:
         solver="hand",
     )
     here = execute_plan(plan, problem, setup)
-    trainer = FlowerEngine().node_trainer(setup)
-    try:
-        there = execute_plan(plan, problem, setup, trainer=trainer)
-    finally:
-        trainer.close()
+    with contextlib.closing(FlowerEngine()) as engine:
+        there = execute_plan(plan, problem, setup, trainer=engine.node_trainer(setup))
     assert [e.samples for e in there.epochs] == [e.samples for e in here.epochs]
     for mine, theirs in zip(there.epochs, here.epochs, strict=True):
         assert mine.realised_loss == pytest.approx(theirs.realised_loss, abs=1e-6)

@@ -15,7 +15,7 @@ class Engine(ABC):
 
     A federated run (``train``, ``compare``) needs a :class:`~leantrain.fl.ClientExecutor` for its
     local updates; a PACT plan (``execute``) a :class:`~leantrain.pact.nodes.NodeTrainer` for its
-    nodes' local epochs. The caller closes what it gets.
+    nodes' local epochs. The caller closes what it gets, and the engine when it is done with it.
     """
 
     @abstractmethod
@@ -25,3 +25,6 @@ class Engine(ABC):
     @abstractmethod
     def node_trainer(self, setup: FederatedSetup) -> NodeTrainer:
         """A trainer for the nodes' local epochs of a PACT plan on ``setup``."""
+
+    def close(self) -> None:  # noqa: B027 - nothing to release by default
+        """Release what the engine keeps across executors (a running simulation)."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flwr.clientapp import ClientApp
+from flwr.serverapp import Grid
 
 from leantrain.engines.engine import Engine
 from leantrain.engines.flower.client_app import client_app as leantrain_client_app
@@ -32,9 +34,23 @@ def backend_config(setup: FederatedSetup) -> dict[str, Any]:
     }
 
 
+class _Kept(GridLink):
+    """The engine's simulation as seen by one executor: closing the executor keeps it running."""
+
+    def __init__(self, link: GridLink) -> None:
+        self.link = link
+
+    def call(self, function: Callable[[Grid], T]) -> T:
+        return self.link.call(function)
+
+
 class FlowerEngine(Engine):
     """One virtual SuperNode per device of the fleet, simulated on Ray; the round loop (or the
     PACT plan) runs in this process and reaches the ClientApps through the simulation's grid.
+
+    The simulation starts with the first executor and serves every later one with the same
+    number of devices and backend settings (``compare`` starts Ray once for all its strategies);
+    :meth:`close` stops it.
 
     Args:
         client_app: The ClientApp the SuperNodes run (leantrain's own by default).
@@ -42,20 +58,25 @@ class FlowerEngine(Engine):
 
     def __init__(self, client_app: ClientApp | None = None) -> None:
         self.client_app = client_app or leantrain_client_app
+        self._simulation: SimulationLink | None = None
+        self._settings = ""
 
-    def _on_simulation(
-        self, setup: FederatedSetup, build: Callable[[GridLink, FederatedSetup], T]
-    ) -> T:
-        """``build(link, setup)`` on a new simulation, which is stopped if that fails."""
-        link = SimulationLink(self.client_app, len(setup.fleet.devices), backend_config(setup))
-        try:
-            return build(link, setup)
-        except BaseException:
-            link.close()
-            raise
+    def _link(self, setup: FederatedSetup) -> GridLink:
+        settings = json.dumps([len(setup.fleet.devices), backend_config(setup)], sort_keys=True)
+        if self._simulation is None or settings != self._settings:
+            self.close()
+            devices = len(setup.fleet.devices)
+            self._simulation = SimulationLink(self.client_app, devices, backend_config(setup))
+            self._settings = settings
+        return _Kept(self._simulation)
 
     def client_executor(self, setup: FederatedSetup) -> ClientExecutor:
-        return self._on_simulation(setup, FlowerClientExecutor)
+        return FlowerClientExecutor(self._link(setup), setup)
 
     def node_trainer(self, setup: FederatedSetup) -> NodeTrainer:
-        return self._on_simulation(setup, FlowerNodeTrainer)
+        return FlowerNodeTrainer(self._link(setup), setup)
+
+    def close(self) -> None:
+        if self._simulation is not None:
+            self._simulation.close()
+            self._simulation = None

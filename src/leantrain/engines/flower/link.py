@@ -13,6 +13,7 @@ import logging
 import os
 import queue
 import threading
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -67,6 +68,22 @@ class _DropDeprecation(logging.Filter):
 
 _Request = tuple[Callable[[Grid], Any], "Future[Any]"]
 
+#: Simulations not closed yet.
+_OPEN: weakref.WeakSet[SimulationLink] = weakref.WeakSet()
+
+
+def _close_open_simulations() -> None:
+    for link in list(_OPEN):
+        link.close()
+
+
+# Flower's simulation threads are not daemons and stop only when the simulation does: close what
+# is still open when the interpreter exits, before it joins its threads (the hook
+# concurrent.futures itself uses; without it a simulation nobody closed would block the exit).
+_register_atexit = getattr(threading, "_register_atexit", None)
+if _register_atexit is not None:
+    _register_atexit(_close_open_simulations)
+
 
 class SimulationLink(GridLink):
     """A Flower simulation on Ray, running in a background thread until :meth:`close`.
@@ -111,6 +128,7 @@ class SimulationLink(GridLink):
             daemon=True,
         )
         self._thread.start()
+        _OPEN.add(self)
 
     def _simulate(
         self,
@@ -162,6 +180,7 @@ class SimulationLink(GridLink):
                     raise self._stopped() from None
 
     def close(self) -> None:
+        _OPEN.discard(self)
         if self._thread.is_alive():
             self._requests.put(None)
             self._thread.join()
