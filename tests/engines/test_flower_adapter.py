@@ -1,27 +1,35 @@
-"""The Flower engine's server and client logic, without Ray: leantrain's ClientApp answers through
-an in-process grid that behaves like Flower's (replies, error replies, silence)."""
+"""The Flower engine's server and client logic, without Ray: leantrain's ClientApp (and the
+deployed ServerApp) work through an in-process grid that behaves like Flower's (replies, error
+replies, silence)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
+import tomli_w
 import torch
 from flwr.app import Context, Error, Message, RecordDict
 from flwr.serverapp import Grid
 from flwr.supercore.task_identity import TaskIdentity
 
-from conftest import tiny_config
+from conftest import tiny_config, tiny_raw
+from leantrain.config import parse_config
 from leantrain.engines import LocalExecutor
 from leantrain.engines.flower import DirectLink, FlowerClientExecutor, FlowerNodeTrainer
 from leantrain.engines.flower.client_app import client_app
 from leantrain.engines.flower.nodes import error_text
+from leantrain.engines.flower.server_app import main as server_main
+from leantrain.errors import InputError
 from leantrain.fl import FederatedSetup, build_setup
 from leantrain.fl.run import run_strategy
+from leantrain.pact import Decision, evaluate
+from leantrain.pact.execute import execute_plan
 from leantrain.pact.nodes import NodeTask
-from leantrain.pact.profile import InProcessNodeTrainer, pruned_model
+from leantrain.pact.profile import InProcessNodeTrainer, ProfileOptions, profile, pruned_model
 
 
 class LoopbackGrid(Grid):
@@ -196,3 +204,61 @@ def test_error_text_keeps_the_clients_own_message() -> None:
     assert error_text(ray_style) == "InjectedFault: boom"
     assert error_text(None) == "unknown error"
     assert error_text("x" * 400).endswith("...")
+
+
+def _server_context(**run_config: str | bool) -> Context:
+    return Context(run_id=1, node_id=0, node_config={}, state=RecordDict(), run_config=run_config)
+
+
+def test_the_deployed_server_app_writes_the_local_engines_run(
+    tmp_path: Path, one_thread: None
+) -> None:
+    raw = tiny_raw(training={"rounds": 2})
+    config = tmp_path / "run.toml"
+    config.write_text(tomli_w.dumps(raw))
+    setup = build_setup(parse_config(raw))
+    grid = LoopbackGrid(range(len(setup.fleet.devices)))
+    out = tmp_path / "deployed"
+    server_main(grid, _server_context(config=str(config), strategy="fedavg", out=str(out)))
+    run_strategy(setup, "fedavg", LocalExecutor, tmp_path / "local")
+    assert (out / "rounds.jsonl").read_text() == (tmp_path / "local" / "rounds.jsonl").read_text()
+    assert {"summary.json", "config.toml", "accuracy.png", "energy.png"} <= {
+        p.name for p in out.iterdir()
+    }
+    with pytest.raises(InputError, match="holds files"):
+        server_main(grid, _server_context(config=str(config), out=str(out)))
+    with pytest.raises(InputError, match="config"):
+        server_main(grid, _server_context(out=str(tmp_path / "x")))
+    with pytest.raises(InputError, match="unknown strategy"):
+        server_main(grid, _server_context(config=str(config), strategy="nope"))
+
+
+def test_the_deployed_server_app_executes_a_pact_plan(tmp_path: Path, one_thread: None) -> None:
+    raw = tiny_raw()
+    config = tmp_path / "run.toml"
+    config.write_text(tomli_w.dumps(raw))
+    setup = build_setup(parse_config(raw))
+    profiled = profile(setup, ProfileOptions(levels=(0.0, 0.5), epochs=5, holdout=1))
+    problem = profiled.problem
+    problem_path = profiled.save(tmp_path / "problem.toml")
+    names = [node.name for node in problem.node]
+    plan = evaluate(
+        problem,
+        [Decision(0, dict.fromkeys(names, 1.0)), Decision(1, dict.fromkeys(names[:6], 0.5))],
+        solver="hand",
+    )
+    plan_path = plan.save(tmp_path / "plan.json")
+    grid = LoopbackGrid(range(len(setup.fleet.devices)))
+    out = tmp_path / "executed"
+    server_main(
+        grid,
+        _server_context(
+            config=str(config), plan=str(plan_path), problem=str(problem_path), out=str(out)
+        ),
+    )
+    executed = json.loads((out / "execution.json").read_text())
+    here = execute_plan(plan, problem, setup)
+    assert [e["realised_loss"] for e in executed["epochs"]] == pytest.approx(
+        [e.realised_loss for e in here.epochs], abs=1e-6
+    )
+    assert {m.metadata.message_type for m in grid.sent} == {"query", "train.pact"}
