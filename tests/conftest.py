@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from leantrain.config import RunConfig, parse_config
+from leantrain.fl import FederatedSetup, build_setup
 
 # Flower and Ray must not phone home from the tests.
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
@@ -92,6 +93,12 @@ def tiny_config(**sections: dict[str, Any]) -> RunConfig:
 @pytest.fixture
 def tiny() -> RunConfig:
     return tiny_config()
+
+
+@pytest.fixture(scope="module")
+def tiny_setup() -> FederatedSetup:
+    """The setup of TINY_RUN, built once per module."""
+    return build_setup(tiny_config())
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ import pytest
 import tomli_w
 from typer.testing import CliRunner
 
-from conftest import TINY_RUN, tiny_config
+from conftest import TINY_RUN
 from leantrain.cli import app
 from leantrain.errors import InputError
-from leantrain.fl import FederatedSetup, build_setup
+from leantrain.fl import FederatedSetup
 from leantrain.pact import SOLVERS, Decision, LossPredictor, Plan, Problem, evaluate
 from leantrain.pact.execute import (
     ExecutionResult,
@@ -29,15 +29,13 @@ from leantrain.pact.execute import (
 from leantrain.pact.plan import effective_samples, epoch_energy, epoch_time
 from leantrain.pact.profile import ProfileOptions, ProfileResult, profile
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread(one_thread: None) -> None:
-    """Every test here trains on one thread."""
+# Every test here trains on one thread, on the tiny fleet (``tiny_setup``).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def setup() -> FederatedSetup:
-    return build_setup(tiny_config())
+def setup(tiny_setup: FederatedSetup) -> FederatedSetup:
+    return tiny_setup
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,10 @@ import torch
 from torch import nn
 from typer.testing import CliRunner
 
-from conftest import TINY_RUN, tiny_config
+from conftest import TINY_RUN
 from leantrain.cli import app
 from leantrain.errors import InputError
-from leantrain.fl import FederatedSetup, build_setup
+from leantrain.fl import FederatedSetup
 from leantrain.nn import model_cost
 from leantrain.pact import Decision, LossPredictor, load_problem
 from leantrain.pact.plan import epoch_time
@@ -36,14 +36,13 @@ from leantrain.pact.profile import (
 OPTIONS = ProfileOptions(levels=(0.0, 0.25, 0.5, 0.75), epochs=5, holdout=1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread(one_thread: None) -> None:
-    """Every test here trains on one thread."""
+# Every test here trains on one thread, on the tiny fleet (``tiny_setup``).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def setup() -> FederatedSetup:
-    return build_setup(tiny_config())
+def setup(tiny_setup: FederatedSetup) -> FederatedSetup:
+    return tiny_setup
 
 
 @pytest.fixture(scope="module")

@@ -55,6 +55,27 @@ def _float(fields: ConfigRecord, key: str) -> float:
     return float(value)
 
 
+def _tensors(record: RecordDict, key: str) -> dict[str, torch.Tensor] | None:
+    """The tensors stored under ``key`` (an ``ArrayRecord``), or None when there are none."""
+    arrays = record.array_records
+    return dict(arrays[key].to_torch_state_dict()) if key in arrays else None
+
+
+def _with_tensors(content: RecordDict, **tensors: Mapping[str, torch.Tensor] | None) -> RecordDict:
+    """``content`` with each given tensor mapping stored as an ``ArrayRecord`` under its name."""
+    for key, value in tensors.items():
+        if value is not None:
+            content[key] = ArrayRecord(dict(value))
+    return content
+
+
+def _state(record: RecordDict) -> dict[str, torch.Tensor]:
+    state = _tensors(record, "state")
+    if state is None:
+        raise ValueError("the message holds no model state")
+    return state
+
+
 def task_to_record(task: ClientTask, global_state: Mapping[str, torch.Tensor]) -> RecordDict:
     """The message content for ``task`` with the global state it starts from."""
     fields = ConfigRecord(
@@ -69,7 +90,7 @@ def task_to_record(task: ClientTask, global_state: Mapping[str, torch.Tensor]) -
             "fault": task.fault or "",
         }
     )
-    return RecordDict({"state": ArrayRecord(dict(global_state)), "task": fields})
+    return _with_tensors(RecordDict({"task": fields}), state=global_state)
 
 
 def task_from_record(record: RecordDict) -> tuple[ClientTask, dict[str, torch.Tensor]]:
@@ -86,7 +107,7 @@ def task_from_record(record: RecordDict) -> tuple[ClientTask, dict[str, torch.Te
         options=json.loads(str(fields["options"])),
         fault=str(fields["fault"]) or None,
     )
-    return task, dict(record.array_records["state"].to_torch_state_dict())
+    return task, _state(record)
 
 
 def update_to_record(update: ClientUpdate) -> RecordDict:
@@ -108,18 +129,12 @@ def update_to_record(update: ClientUpdate) -> RecordDict:
             "selections": json.dumps(update.selections),
         }
     )
-    content = RecordDict({"update": fields})
-    if update.state is not None:
-        content["state"] = ArrayRecord(dict(update.state))
-    if update.masks is not None:
-        content["masks"] = ArrayRecord(dict(update.masks))
-    return content
+    return _with_tensors(RecordDict({"update": fields}), state=update.state, masks=update.masks)
 
 
 def update_from_record(record: RecordDict) -> ClientUpdate:
     """Inverse of :func:`update_to_record`."""
     fields = record.config_records["update"]
-    arrays = record.array_records
     status = str(fields["status"])
     if status not in ("ok", "dropped", "failed"):
         raise ValueError(f"unknown update status {status!r}")
@@ -128,8 +143,8 @@ def update_from_record(record: RecordDict) -> ClientUpdate:
         device_index=_int(fields, "device_index"),
         status="ok" if status == "ok" else "dropped" if status == "dropped" else "failed",
         reason=str(fields["reason"]),
-        state=dict(arrays["state"].to_torch_state_dict()) if "state" in arrays else None,
-        masks=dict(arrays["masks"].to_torch_state_dict()) if "masks" in arrays else None,
+        state=_tensors(record, "state"),
+        masks=_tensors(record, "masks"),
         num_samples=_int(fields, "num_samples"),
         num_batches=_int(fields, "num_batches"),
         arrival_s=_float(fields, "arrival_s"),
@@ -167,7 +182,7 @@ def node_task_to_record(task: NodeTask, global_state: Mapping[str, torch.Tensor]
             "epoch": task.epoch,
         }
     )
-    return RecordDict({"state": ArrayRecord(dict(global_state)), "node": fields})
+    return _with_tensors(RecordDict({"node": fields}), state=global_state)
 
 
 def node_task_from_record(record: RecordDict) -> tuple[NodeTask, dict[str, torch.Tensor]]:
@@ -180,7 +195,7 @@ def node_task_from_record(record: RecordDict) -> tuple[NodeTask, dict[str, torch
         purpose=str(fields["purpose"]),
         epoch=_int(fields, "epoch"),
     )
-    return task, dict(record.array_records["state"].to_torch_state_dict())
+    return task, _state(record)
 
 
 def node_result_to_record(result: NodeResult) -> RecordDict:
@@ -188,19 +203,15 @@ def node_result_to_record(result: NodeResult) -> RecordDict:
     fields = ConfigRecord(
         {"device": result.device, "samples": result.samples, "reason": result.reason}
     )
-    content = RecordDict({"node": fields})
-    if result.state is not None:
-        content["state"] = ArrayRecord(dict(result.state))
-    return content
+    return _with_tensors(RecordDict({"node": fields}), state=result.state)
 
 
 def node_result_from_record(record: RecordDict) -> NodeResult:
     """Inverse of :func:`node_result_to_record`."""
     fields = record.config_records["node"]
-    arrays = record.array_records
     return NodeResult(
         device=str(fields["device"]),
         samples=_int(fields, "samples"),
-        state=dict(arrays["state"].to_torch_state_dict()) if "state" in arrays else None,
+        state=_tensors(record, "state"),
         reason=str(fields["reason"]),
     )
