@@ -10,11 +10,13 @@ BENCHMARKS = [
     "sliced",
     "dse",
     "convergence",
+    "distreal_grid",
     "flower",
     "pact_energy",
     "pact_predictor",
     "pact_quality",
     "pact_scaling",
+    "cli_startup",
 ]
 
 

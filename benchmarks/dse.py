@@ -1,16 +1,19 @@
-"""Cost and quality of DISTREAL's design-space exploration (SPEC 4, DSE).
+"""Cost and quality of DISTREAL's design-space exploration
+(docs/distreal.md, 'Design-space exploration').
 
 On the demo's MNIST config (``leantrain demo``: mnist-cnn, 24,000 training samples, batch 32,
-lr 0.05, momentum 0.5) three explorations share one proxy Q(d) (the default S, seeds, warm-up and
+lr 0.05, momentum 0.5) the explorations share one proxy Q(d) (the default S, seeds, warm-up and
 validation settings) and differ only in the search:
 
-* **default**: the default :class:`~leantrain.config.DseConfig` (population 16, 8 generations),
-  timed from scratch (no cache);
-* **4x cheaper**: half the population and half the generations (8 and 4: at most 32 requested
-  vectors instead of 128), timed from scratch;
-* **exhaustive**: every vector of the grid (8 levels over 2 channel groups: 64 vectors), the
-  reference front; it re-uses the default run's cache, so only the vectors the default run did not
-  visit are trained (its time is not reported).
+* **default**: the default :class:`~leantrain.config.DseConfig` (population 16, 8 generations,
+  kept-filter floor 0.5), with the default worker processes (2: candidates of a generation computed
+  in parallel from one shared warm checkpoint), timed from scratch (no cache);
+* **default, 1 process**: the same search computed in this process, timed from scratch (the same
+  front when this process runs one torch thread);
+* **4x cheaper**: half the population and half the generations, timed from scratch;
+* **exhaustive**: every vector of the floored grid (rates up to 1 − min_keep over 2 channel
+  groups), the reference front; it re-uses the default run's cache, so only the vectors the
+  default run did not visit are trained (its time is not reported).
 
 The figure of merit is the hypervolume of each front in the (R minimised, Q maximised) plane with
 reference point (R = 1, Q = 0), as a fraction of the exhaustive front's; the uniform-dropout curve
@@ -33,7 +36,6 @@ from tempfile import TemporaryDirectory
 import torch
 
 from benchmarks._doc import write_section
-from leantrain.cli import demo_config
 from leantrain.config import DseConfig, RunConfig
 from leantrain.distreal import (
     ConvergenceProxy,
@@ -42,12 +44,14 @@ from leantrain.distreal import (
     FrontPoint,
     dropout_grid,
     explore,
+    grid_genes,
     hypervolume,
     non_dominated,
 )
 from leantrain.fl import FederatedSetup, build_setup
 from leantrain.nn.groups import channel_groups
 from leantrain.nn.submodel import SubModelCost
+from leantrain.workflows import demo_config
 
 COMMAND = "python -m benchmarks dse"
 
@@ -95,21 +99,29 @@ def _warm_up_imports() -> None:
     torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
 
 
-def _timed(label: str, setup: FederatedSetup, dse: DseConfig, cache: Path | None) -> Timed:
+def _timed(
+    label: str,
+    setup: FederatedSetup,
+    dse: DseConfig,
+    cache: Path | None,
+    workers: int | None = None,
+) -> Timed:
     began = time.perf_counter()
-    front = explore(setup, dse=dse, cache_path=cache)
+    front = explore(setup, dse=dse, cache_path=cache, workers=workers)
     return Timed(label, dse, front, time.perf_counter() - began)
 
 
 def _exhaustive(setup: FederatedSetup, dse: DseConfig, cache_path: Path) -> list[FrontPoint]:
-    """Every grid vector with its (R, Q), computing only the ones missing from the cache."""
+    """Every vector of the floored grid with its (R, Q), computing only the ones missing from
+    the cache."""
     groups = channel_groups(setup.build_model(), setup.data.train.input_shape)
     cost = SubModelCost(groups, setup.full_cost)
     proxy = ConvergenceProxy(setup, dse, groups)
     cache = EvaluationCache(proxy.fingerprint, cache_path)
     grid = dropout_grid(dse.levels)
     points = []
-    for genes in itertools.product(range(dse.levels), repeat=len(groups)):
+    genes_count = grid_genes(dse.levels, dse.min_keep)
+    for genes in itertools.product(range(genes_count), repeat=len(groups)):
         dropout = tuple(grid[g] for g in genes)
         if genes not in cache:
             cache[genes] = proxy(dropout)
@@ -133,6 +145,7 @@ def report(config: RunConfig, dse: DseConfig) -> str:
     with TemporaryDirectory() as directory:
         cache = Path(directory) / "cache.json"
         default = _timed("default", setup, dse, cache)
+        single = _timed("default, 1 process", setup, dse, None, workers=1)
         cheap_dse = _cheaper(dse)
         cheap = _timed("4x cheaper", setup, cheap_dse, None)
         archive = _exhaustive(setup, dse, cache)
@@ -142,7 +155,7 @@ def report(config: RunConfig, dse: DseConfig) -> str:
     exhaustive_points = len(non_dominated(p for p in archive if p.cost < 1.0)) + 1
     uniform = hypervolume(default.front.uniform)
     rows = []
-    for run in (default, cheap):
+    for run in (default, single, cheap):
         volume = hypervolume(run.front)
         rows.append(
             f"| {run.label} | {run.front.settings['population']} | {run.dse.generations} | "
@@ -154,14 +167,18 @@ def report(config: RunConfig, dse: DseConfig) -> str:
         f"| exhaustive | - | - | {space} of {space} | - | - | "
         f"{exhaustive_points} | {reference:.4f} | 1.000 |"
     )
+    uniform_count = len(default.front.uniform)
     rows.append(
-        f"| uniform dropout only | - | - | {dse.levels} | - | - | {dse.levels} | "
+        f"| uniform dropout only | - | - | {uniform_count} | - | - | {uniform_count} | "
         f"{uniform:.4f} | {uniform / reference:.3f} |"
     )
     settings = default.front.settings
     return (
         f"{config.model.name} on the demo config ({len(setup.data.train)} training samples), "
-        f"{len(default.front.identity.groups)} channel groups, {dse.levels} levels. Proxy Q(d): "
+        f"{len(default.front.identity.groups)} channel groups, {dse.levels} levels, kept-filter "
+        f"floor {dse.min_keep} ({grid_genes(dse.levels, dse.min_keep)} rates per group), "
+        f"{default.front.settings['masks']} masks; default search on the default worker "
+        f"processes (torch threads here: {torch.get_num_threads()}). Proxy Q(d): "
         f"S = {settings['batches']} sliced mini-batches of {settings['batch_size']} from the "
         f"initial and a {settings['warmup_batches']}-mini-batch warm checkpoint, "
         f"{settings['seeds']} seeds, accuracy on {settings['validation_samples']} held-out "

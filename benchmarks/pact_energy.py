@@ -1,4 +1,4 @@
-"""PACT's energy saving on a realistic tiered fleet (SPEC 5).
+"""PACT's energy saving on a realistic tiered fleet (docs/pact.md, 'Benchmark').
 
 The problem is ``examples/pact/tiered-30.toml``: 30 nodes in three tiers (20 phones in three
 classes, 7 Jetson-class edge boxes, 3 GPU servers), the data skewed to the phones, the repository's
@@ -18,7 +18,6 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-import leantrain.pact.baselines  # noqa: F401  (the solver modules register themselves)
 from benchmarks._doc import write_section
 from leantrain.pact import SOLVERS, Plan, Problem, load_problem, make_solver
 from leantrain.pact.exact import SearchLimitError

@@ -1,4 +1,5 @@
-"""Accuracy of PACT's loss predictor when its plans are executed with real training (SPEC 5).
+"""Accuracy of PACT's loss predictor when its plans are executed with real training
+(docs/pact-profile-execute.md, 'How good is the predictor?').
 
 MNIST (a seeded subset of the bundled training set, IID over the fleet), the repository's MNIST
 CNN, a 16-node fleet in three tiers whose memory makes pruning matter: 8 phones that fit the model
@@ -25,7 +26,6 @@ runs.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import time
 from dataclasses import dataclass
@@ -36,7 +36,7 @@ import torch
 from benchmarks._doc import write_section
 from leantrain.config import RunConfig, parse_config
 from leantrain.fl import build_setup
-from leantrain.pact import SOLVERS, Plan, make_solver
+from leantrain.pact import Plan, make_solver
 from leantrain.pact.execute import ExecutionResult, execute_plan
 from leantrain.pact.profile import ProfileOptions, ProfileResult, profile
 
@@ -109,20 +109,8 @@ class Run:
     seconds: float
 
 
-def _load_pact() -> None:
-    importlib.import_module("leantrain.pact.baselines")
-    try:
-        importlib.import_module("leantrain.pact.dp")
-    except ModuleNotFoundError as error:
-        if error.name != "leantrain.pact.dp":
-            raise
-
-
 def run(quick: bool) -> list[Run]:
     """Profile, plan and execute with each method."""
-    _load_pact()
-    if "pact" not in SOLVERS:
-        raise SystemExit("the pact solver is not installed")
     setup = build_setup(config(quick), "pact_predictor")
     runs = []
     for method in METHODS:

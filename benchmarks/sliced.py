@@ -1,4 +1,4 @@
-"""Real speed-up of sliced sub-network training (SPEC 4, DISTREAL "Execution" and "Cost").
+"""Real speed-up of sliced sub-network training (docs/distreal.md, 'Real speed-up').
 
 Time per mini-batch (batch 32, SGD lr 0.05 momentum 0.5, 2 threads) at uniform dropout
 d = 0.25, 0.5 and 0.75 against d = 0, beside the FLOP ratio R(d), for the MNIST CNN (1×28×28) and
@@ -14,7 +14,7 @@ two minutes on an idle machine). For each d three things are timed:
   ``SlicedTrainer`` with every channel kept, so that the fixed cost of the slicing is visible.
 
 Goals: sliced time / full time <= 1.25·R(d) + 0.05 (issue), and slicing overhead
-(sliced time / dense-reduced time − 1) within 15% (SPEC).
+(sliced time / dense-reduced time − 1) within 15% (docs/distreal.md, 'Real speed-up').
 
 Each variant has its own model and optimizer; variants run in blocks of mini-batches, interleaved in
 a rotating order so that drift in the machine hits them alike; the figure is the median time per
@@ -268,7 +268,7 @@ def report(settings: Settings) -> str:
         "| model | d | kept k/C | R(d) | sliced (ms) | dense reduced (ms) | sliced / full | "
         "dense / full | slicing overhead | sliced / full ≤ 1.25·R + 0.05 |\n"
         "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
-        "Goals: sliced / full ≤ 1.25·R(d) + 0.05 (issue); slicing overhead ≤ 15% (SPEC 4). "
+        "Goals: sliced / full ≤ 1.25·R(d) + 0.05 (issue); slicing overhead ≤ 15% (distreal.md). "
         f"{verdict} (1-minute load average {load_before:.2f} before, {load_after:.2f} after; "
         "anything but an idle machine distorts these timings.)\n"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Iterator
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,31 @@ from leantrain.fl import FederatedSetup, build_setup
 # Flower and Ray must not phone home from the tests.
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+#: Test files (relative to tests/) that train in float32 or compare floats: marked ``numeric``, and
+#: run by CI under a second thread count (docs/testing.md, "Numerical portability of the tests").
+NUMERIC_TESTS = (
+    "data/*",
+    "distreal/*",
+    "fl/*",
+    "fleet/*",
+    "nn/*",
+    "pact/test_execute*",
+    "pact/test_profile*",
+    "report/*",
+    "test_cli.py",
+    "test_examples.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests of :data:`NUMERIC_TESTS` ``numeric``."""
+    root = Path(__file__).parent
+    for item in items:
+        relative = item.path.relative_to(root).as_posix()
+        if any(fnmatch(relative, pattern) for pattern in NUMERIC_TESTS):
+            item.add_marker(pytest.mark.numeric)
+
 
 TINY_RUN: dict[str, Any] = {
     "seed": 3,

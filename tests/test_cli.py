@@ -11,7 +11,8 @@ import tomli_w
 from typer.testing import CliRunner
 
 from conftest import tiny_raw
-from leantrain.cli import app
+from leantrain.cli import EPSILON_HELP, app
+from leantrain.pact.solver import DEFAULT_EPSILON
 
 runner = CliRunner()
 
@@ -145,9 +146,21 @@ def test_compare_runs_every_method_on_the_same_fleet(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert list(summary) == ALL_METHODS.split(",")
+    first_round_devices: set[tuple[str, ...]] = set()
     for name in summary:
         assert name in result.stdout
-        assert summary[name]["final_accuracy"] is not None
+        rounds = [
+            json.loads(line) for line in (out / name / "rounds.jsonl").read_text().splitlines()
+        ]
+        assert [r["round"] for r in rounds] == [1, 2], name
+        # The table is the runs' own outcome, not a placeholder.
+        assert summary[name]["rounds"] == 2
+        assert summary[name]["final_accuracy"] == rounds[-1]["accuracy"], name
+        assert summary[name]["total_energy_j"] == rounds[-1]["cumulative_energy_j"], name
+        first = rounds[0]
+        first_round_devices.add(tuple(sorted(first["participants"] + first["dropped"])))
+    # Same fleet, data and seed: every method asks the same devices in round 1.
+    assert len(first_round_devices) == 1
     assert (out / "distreal" / "front.json").is_file()
     assert (out / "distreal" / "selections.jsonl").is_file()
     for figure in ("accuracy.png", "energy.png", "cost.png"):
@@ -201,3 +214,24 @@ def test_report_of_a_comparison_with_sub_models_links_every_figure(tmp_path: Pat
     report = (out / "report.md").read_text()
     for figure in ("accuracy.png", "energy.png", "cost.png"):
         assert f"]({figure})" in report, figure
+
+
+def test_bad_values_name_the_flags_that_gave_them(tmp_path: Path) -> None:
+    config = _write(tmp_path, tiny_raw())
+    out = str(tmp_path / "p.toml")
+    # ProfileOptions names its values (data_fractions); the command line names its flags.
+    result = runner.invoke(app, ["profile", str(config), "--fractions", "0", "--out", out])
+    _assert_input_error(result, "command line: --fractions:", "above 0")
+    result = runner.invoke(app, ["profile", str(config), "--warmup-epochs", "-1", "--out", out])
+    _assert_input_error(result, "command line: --warmup-epochs:", "-1")
+    result = runner.invoke(app, ["train", str(config), "--engine", "ray"])
+    _assert_input_error(result, "command line: --engine:", "unknown engine 'ray'; known: flower")
+    assert not (tmp_path / "p.toml").exists()
+
+
+def test_help_shows_the_planners_default_epsilon() -> None:
+    assert float(EPSILON_HELP) == DEFAULT_EPSILON
+    result = runner.invoke(app, ["plan", "--help"])
+    assert result.exit_code == 0, result.output
+    words = " ".join(result.stdout.replace("│", " ").split())  # the help's box, unwrapped
+    assert f"(default {EPSILON_HELP})" in words

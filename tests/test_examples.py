@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from leantrain.cli import demo_config
 from leantrain.config import load_config
 from leantrain.engines import LocalExecutor
 from leantrain.fl import build_setup, read_rounds
 from leantrain.fl.run import run_strategy
+from leantrain.workflows import demo_config
 
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.toml"))
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
-def test_example_configs_validate(path: Path) -> None:
-    config = load_config(path)
-    assert config.fleet.classes
+def test_example_configs_validate_and_build_their_fleet_and_partition(path: Path) -> None:
+    raw = tomllib.loads(path.read_text())
+    setup = build_setup(load_config(path))
+    # Every class the file lists becomes `count` devices with the file's figures, in file order.
+    classes = raw["fleet"]["classes"]
+    expected = [f"{c['name']}-{i}" for c in classes for i in range(c["count"])]
+    assert [d.name for d in setup.fleet.devices] == expected
+    by_name = {c["name"]: c for c in classes}
+    for device in setup.fleet.devices:
+        written = by_name[device.device_class]
+        assert (device.flops, device.power_w) == (written["flops"], written["power_w"])
+        assert 0.0 <= device.trace.at(0.0) <= 1.0
+    # The partition hands every training sample to exactly one device, and every device some.
+    assert len(setup.partitions) == len(expected)
+    assert all(len(part) > 0 for part in setup.partitions)
+    everything = np.sort(np.concatenate(setup.partitions))
+    assert np.array_equal(everything, np.arange(len(setup.data.train)))
 
 
 def test_demo_config_validates() -> None:

@@ -1,4 +1,5 @@
-"""Run configuration: pydantic models loaded from TOML (SPEC 7).
+"""Run configuration: pydantic models loaded from TOML
+(docs/world-model.md, 'The run config (TOML)').
 
 Every field is validated and unknown keys are rejected. :func:`load_config` turns any problem into
 an :class:`~leantrain.errors.InputError` naming the file and the dotted field, which the CLI prints
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,6 +23,7 @@ from pydantic import (
 
 from leantrain.errors import InputError
 from leantrain.io import read_toml
+from leantrain.registry import MODELS, PARTITIONERS, SOURCES, STRATEGIES, Registry
 
 __all__ = [
     "ConstantTraceConfig",
@@ -41,6 +44,18 @@ __all__ = [
     "load_config",
     "parse_config",
 ]
+
+
+def _registered(registry: Registry[Any]) -> AfterValidator:
+    """A validator accepting the names ``registry`` knows (checked without importing them)."""
+
+    def check(name: str) -> str:
+        if name not in registry:
+            raise ValueError(f"unknown {registry.kind} '{name}'; known: {', '.join(registry)}")
+        return name
+
+    return AfterValidator(check)
+
 
 Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
@@ -67,9 +82,9 @@ class DataConfig(StrictModel):
         test_limit: Evaluate on only this many test samples (a seeded random subset).
     """
 
-    source: Literal["mnist", "digits", "cifar10", "femnist", "npz"] = "mnist"
+    source: Annotated[str, _registered(SOURCES)] = "mnist"
     path: Path | None = None
-    partition: Literal["iid", "dirichlet", "shards", "natural"] = "iid"
+    partition: Annotated[str, _registered(PARTITIONERS)] = "iid"
     alpha: Positive = 0.5
     shards_per_device: Annotated[int, Field(ge=1)] = 2
     train_limit: Annotated[int, Field(ge=1)] | None = None
@@ -83,9 +98,10 @@ class DataConfig(StrictModel):
 
 
 class ModelConfig(StrictModel):
-    """Which reference model to train (see :mod:`leantrain.nn.models`)."""
+    """Which model to train: a name in :data:`~leantrain.registry.MODELS` (see
+    :mod:`leantrain.nn.models`)."""
 
-    name: str = "mnist-cnn"
+    name: Annotated[str, _registered(MODELS)] = "mnist-cnn"
 
 
 class ConstantTraceConfig(StrictModel):
@@ -251,7 +267,7 @@ class FaultConfig(StrictModel):
 
 
 class DseConfig(StrictModel):
-    """DISTREAL's design-space exploration (SPEC 4).
+    """DISTREAL's design-space exploration (docs/distreal.md, 'Design-space exploration').
 
     Attributes:
         levels: Grid size G: each group's dropout rate is one of 0, 1/G, …, (G−1)/G.
@@ -262,6 +278,9 @@ class DseConfig(StrictModel):
         seeds: Mask/data seeds Q(d) is averaged over.
         warmup_batches: Full-model mini-batches that make the partly trained checkpoint.
         validation_samples: Held-out training samples Q(d) is measured on.
+        min_keep: The floor on kept filters: a vector on the grid keeps at least this share of
+            every group's channels, so rates above 1 − ``min_keep`` are left out of the search
+            (docs/distreal.md, 'Design-space exploration', for the default).
     """
 
     levels: Annotated[int, Field(ge=2, le=64)] = 8
@@ -272,6 +291,7 @@ class DseConfig(StrictModel):
     seeds: Annotated[int, Field(ge=1)] = 2
     warmup_batches: Annotated[int, Field(ge=1)] = 100
     validation_samples: Annotated[int, Field(ge=10)] = 1000
+    min_keep: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
 
 
 class DistrealConfig(StrictModel):
@@ -283,10 +303,13 @@ class DistrealConfig(StrictModel):
         scale_outputs: Multiply each kept channel by C_l/k_l where it is read (inverted dropout).
         overrun: What a device does when even the cheapest front point cannot finish its work
             before the deadline: ``partial`` sends what it trained; ``drop`` discards it.
+        ordered_front: As ``front``, for ``distreal-ordered`` (a front explored with ordered
+            masks); None explores it.
         dse: The design-space exploration.
     """
 
     front: Path | None = None
+    ordered_front: Path | None = None
     scale_outputs: bool = True
     overrun: Literal["partial", "drop"] = "partial"
     dse: DseConfig = DseConfig()
@@ -327,7 +350,9 @@ class RunConfig(StrictModel):
     faults: FaultConfig = FaultConfig()
     distreal: DistrealConfig = DistrealConfig()
     flower: FlowerConfig = FlowerConfig()
-    strategies: list[str] = Field(default=["fedavg", "fedavg-drop", "fedavg-partial"], min_length=1)
+    strategies: list[Annotated[str, _registered(STRATEGIES)]] = Field(
+        default=["fedavg", "fedavg-drop", "fedavg-partial"], min_length=1
+    )
 
 
 def _field_path(location: tuple[int | str, ...]) -> str:

@@ -1,4 +1,4 @@
-"""Errors that the command line turns into exit codes (SPEC 7.1).
+"""Errors that the command line turns into exit codes (docs/cli.md, 'Exit codes').
 
 Every error a user can cause by what they feed us is an :class:`InputError`: it names the file, the
 field and what is wrong, and the CLI prints it as one line and exits with code 2.

@@ -11,11 +11,12 @@ import tempfile
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
-
-import torch
+from typing import IO, TYPE_CHECKING, Any
 
 from leantrain.errors import InputError
+
+if TYPE_CHECKING:  # matplotlib is imported only by the code that draws
+    from matplotlib.figure import Figure
 
 __all__ = [
     "atomic_torch_save",
@@ -23,6 +24,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "read_toml",
+    "save_png",
 ]
 
 
@@ -55,7 +57,25 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 def atomic_torch_save(path: Path, obj: object) -> Path:
     """``torch.save`` ``obj`` to ``path`` atomically."""
+    import torch  # here, so that reading and writing plain files never imports torch
+
     return atomic_write(path, lambda stream: torch.save(obj, stream))
+
+
+def save_png(figure: Figure, path: str | Path, dpi: float | None = None) -> Path:
+    """Render ``figure`` as a PNG at ``path`` atomically and clear it.
+
+    Args:
+        figure: A matplotlib figure (made with ``matplotlib.figure.Figure``, no pyplot state).
+        path: Where to write.
+        dpi: Resolution; None keeps the figure's own.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure)
+    atomic_write(Path(path), lambda stream: figure.savefig(stream, format="png", dpi=dpi))
+    figure.clear()
+    return Path(path)
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Deterministic random streams derived from the one ``seed`` of a config (SPEC 2).
+"""Deterministic random streams derived from the one ``seed`` of a config
+(docs/world-model.md, 'Random streams').
 
 Every stream is keyed by a purpose and integers such as (round, device index), so a result never
 depends on the order in which clients run or on what ran before.

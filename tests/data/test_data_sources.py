@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +28,14 @@ from leantrain.seeding import numpy_rng
 
 
 def test_registries_cover_every_config_choice() -> None:
-    sources = typing.get_args(DataConfig.model_fields["source"].annotation)
-    partitions = typing.get_args(DataConfig.model_fields["partition"].annotation)
-    assert set(SOURCES) == set(sources)
-    assert set(PARTITIONERS) == set(partitions)
+    assert set(SOURCES) == {"cifar10", "digits", "femnist", "mnist", "npz"}
+    assert set(PARTITIONERS) == {"dirichlet", "iid", "natural", "shards"}
+    # The config accepts exactly the registered names, and lists them when refusing one.
+    assert [DataConfig(partition=name).partition for name in PARTITIONERS] == list(PARTITIONERS)
+    with pytest.raises(ValueError, match="unknown data source 'svhn'; known: cifar10, digits"):
+        DataConfig(source="svhn")
+    with pytest.raises(ValueError, match="unknown partitioner 'zipf'; known: dirichlet, iid"):
+        DataConfig(partition="zipf")
     assert all(cls.name == name for name, cls in SOURCES.items())
 
 

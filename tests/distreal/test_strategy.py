@@ -50,14 +50,23 @@ def test_a_configured_front_is_used_and_checked(tmp_path: Path) -> None:
     assert [row[0] for row in instruction.options["front"]] == [p.cost for p in front.points]
 
 
-def test_uniform_uses_the_uniform_vectors(tmp_path: Path) -> None:
+def test_uniform_trains_only_the_uniform_vectors(tmp_path: Path) -> None:
     setup = build_setup(_config())
     strategy = make_strategy("uniform", setup)
     rows = strategy.instruct(1, setup.fleet.devices[0], 0.0).options["front"]
-    assert [row[1] for row in rows] == [[r, r] for r in (0.75, 0.5, 0.25, 0.0)]
+    # The grid of 4 levels stops at the default kept-filter floor (min_keep 0.5): no 0.75.
+    assert [row[1] for row in rows] == [[r, r] for r in (0.5, 0.25, 0.0)]
     assert [row[0] for row in rows] == sorted(row[0] for row in rows)
     summary = run_strategy(setup, "uniform", LocalExecutor, tmp_path)
-    assert summary.final_accuracy is not None
+    records = [json.loads(line) for line in (tmp_path / "rounds.jsonl").read_text().splitlines()]
+    assert [r["round"] for r in records] == [1, 2, 3]
+    assert summary.final_accuracy == records[-1]["accuracy"]
+    # Devices train only the uniform vectors, and slow or busy ones train smaller sub-models.
+    logged = [json.loads(line) for line in (tmp_path / "selections.jsonl").read_text().splitlines()]
+    costs = {round(c, 9) for entry in logged for log in entry["devices"].values() for _, c in log}
+    assert costs <= {round(row[0], 9) for row in rows}
+    assert any(cost < 1.0 for cost in costs)
+    assert any(r["extra"]["mean_cost_ratio"] < 1.0 for r in records)
 
 
 def test_same_seed_same_distreal_rounds(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from flwr.supercore.task_identity import TaskIdentity
 from conftest import tiny_config, tiny_raw
 from leantrain.config import parse_config
 from leantrain.engines import LocalExecutor
-from leantrain.engines.flower import DirectLink, FlowerClientExecutor, FlowerNodeTrainer
+from leantrain.engines.flower import DirectLink, FlowerClientExecutor
 from leantrain.engines.flower.client_app import client_app
 from leantrain.engines.flower.nodes import error_text
 from leantrain.engines.flower.server_app import main as server_main
@@ -27,9 +27,9 @@ from leantrain.errors import InputError
 from leantrain.fl import FederatedSetup, build_setup
 from leantrain.fl.run import run_strategy
 from leantrain.pact import Decision, evaluate
+from leantrain.pact.epoch import epoch_tasks
 from leantrain.pact.execute import execute_plan
-from leantrain.pact.nodes import NodeTask
-from leantrain.pact.profile import InProcessNodeTrainer, ProfileOptions, profile, pruned_model
+from leantrain.pact.profile import ProfileOptions, profile
 
 
 class LoopbackGrid(Grid):
@@ -152,8 +152,7 @@ def test_raising_silent_and_missing_clients_sit_the_round_out(
         summary = run_strategy(
             setup, "fedavg", lambda s: FlowerClientExecutor(DirectLink(grid), s), tmp_path
         )
-    records = summary.to_dict()
-    assert records["rounds"] == 2
+    assert summary.rounds == 2
     rounds = (tmp_path / "rounds.jsonl").read_text().splitlines()
     assert len(rounds) == 2
     text = "\n".join(rounds)
@@ -178,21 +177,28 @@ def test_a_node_config_without_a_device_is_refused_with_a_clear_reason(
     assert "10 of 12 devices have no SuperNode" in caplog.text
 
 
-def test_pact_node_epochs_in_the_client_app_equal_in_process_ones(one_thread: None) -> None:
+def test_pact_epochs_in_the_client_app_equal_in_process_ones(one_thread: None) -> None:
     setup = _setup(flower={"timeout_s": 0.2})
-    model = pruned_model(setup, 0.5)
-    tasks = [NodeTask(i, f, 0.5, "pact-execute", 1) for i, f in [(0, 1.0), (3, 0.5), (7, 0.0)]]
+    state = setup.build_model(0.5).state_dict()
+    fractions = {0: 1.0, 3: 0.5, 5: 0.0, 7: 1.0}
+    tasks = epoch_tasks(fractions, purpose="pact-execute", epoch=1, level=0.5)
     grid = LoopbackGrid(range(len(setup.fleet.devices)), silent=[7])
-    remote = FlowerNodeTrainer(DirectLink(grid), setup).train(model, tasks)
-    local = InProcessNodeTrainer(setup).train(model, tasks)
+    remote = FlowerClientExecutor(DirectLink(grid), setup).run(tasks, state)
+    local = LocalExecutor(setup).run(tasks, state)
+    # The ClientApp built the pruned architecture from the task: its states load into it.
+    assert {m.metadata.message_type for m in grid.sent} == {"query", "train"}
     assert [r.device for r in remote] == [r.device for r in local]
     for mine, theirs in zip(remote[:2], local[:2], strict=True):
-        assert mine.samples == theirs.samples > 0
+        assert mine.status == theirs.status == "ok"
+        assert mine.num_samples == theirs.num_samples > 0
         assert mine.state is not None and theirs.state is not None
         for key, value in theirs.state.items():
             assert torch.equal(mine.state[key], value), key
-    assert remote[2].state is None and remote[2].reason.startswith("no answer")
-    assert local[2].samples == 0 and local[2].state is None
+        assert mine.state["features.0.weight"].shape[0] == 8  # 16 channels pruned by half
+    assert remote[2] == local[2]  # no sample: a dropped update without state, at once
+    assert remote[2].status == "dropped" and remote[2].num_samples == 0
+    assert remote[3].state is None and remote[3].reason.startswith("no answer")
+    assert local[3].status == "ok"
 
 
 def test_error_text_keeps_the_clients_own_message() -> None:
@@ -261,4 +267,4 @@ def test_the_deployed_server_app_executes_a_pact_plan(tmp_path: Path, one_thread
     assert [e["realised_loss"] for e in executed["epochs"]] == pytest.approx(
         [e.realised_loss for e in here.epochs], abs=1e-6
     )
-    assert {m.metadata.message_type for m in grid.sent} == {"query", "train.pact"}
+    assert {m.metadata.message_type for m in grid.sent} == {"query", "train"}

@@ -1,5 +1,6 @@
 """A real Flower deployment on loopback: one SuperLink, two SuperNodes (one per device), leantrain's
-ServerApp and ClientApp started by Flower's own commands, as docs/flower.md describes."""
+ServerApp and ClientApp started by Flower's own commands, as docs/flower.md describes; and the
+deployed ServerApp's PACT flow through the in-process grid of ``test_flower_adapter``."""
 
 from __future__ import annotations
 
@@ -17,12 +18,19 @@ from pathlib import Path
 import pytest
 import tomli_w
 import torch
+from test_flower_adapter import LoopbackGrid, _server_context, task_identity  # noqa: F401
 
 from conftest import tiny_raw
 from leantrain.config import parse_config
 from leantrain.engines import LocalExecutor
+from leantrain.engines.flower.server_app import main as server_main
 from leantrain.fl import build_setup
 from leantrain.fl.run import run_strategy
+from leantrain.pact import Decision, evaluate, load_problem
+from leantrain.pact.dp import PactSolver
+from leantrain.pact.execute import execute_plan
+from leantrain.pact.profile import ProfileOptions, profile
+from leantrain.registry import SOLVERS
 
 BIN = Path(sys.executable).parent
 APP = Path(__file__).resolve().parents[2] / "deploy" / "flower"
@@ -179,3 +187,62 @@ def test_two_supernodes_train_like_the_local_engine(
     theirs = torch.load(local / checkpoint, weights_only=False)["global_state"]
     for key, value in theirs.items():
         assert torch.allclose(mine[key].double(), value.double(), rtol=0.0, atol=1e-5), key
+
+
+@pytest.mark.usefixtures("task_identity")
+def test_the_deployed_server_app_replans_at_the_plans_epsilon(
+    tmp_path: Path, one_thread: None
+) -> None:
+    # The ServerApp used to re-plan at the default ε whatever ε the plan was made with.
+    raw = tiny_raw()
+    config = tmp_path / "run.toml"
+    config.write_text(tomli_w.dumps(raw))
+    setup = build_setup(parse_config(raw))
+    profiled = profile(setup, ProfileOptions(levels=(0.0, 0.5), epochs=5, holdout=1))
+    problem_path = profiled.save(tmp_path / "problem.toml")
+    problem = load_problem(problem_path)
+    names = [node.name for node in problem.node]
+    plan = evaluate(
+        problem,
+        [Decision(0, dict.fromkeys(names[:3], 0.5)), Decision(0, dict.fromkeys(names[:3], 0.5))],
+        solver="hand",
+        epsilon=0.2,
+    )
+    assert plan.epochs[0].loss_after > problem.target.loss  # so that the server re-plans
+    plan_path = plan.save(tmp_path / "plan.json")
+    built: list[float] = []
+
+    class Recording(PactSolver):
+        """``pact``, noting the ε of every solver built."""
+
+        def __init__(self, epsilon: float) -> None:
+            built.append(epsilon)
+            super().__init__(epsilon)
+
+    out = tmp_path / "executed"
+    SOLVERS.unregister("pact")
+    SOLVERS.register("pact", Recording)
+    try:
+        server_main(
+            LoopbackGrid(range(len(setup.fleet.devices))),
+            _server_context(
+                config=str(config),
+                plan=str(plan_path),
+                problem=str(problem_path),
+                out=str(out),
+                replan=True,
+            ),
+        )
+        assert built and set(built) == {0.2}
+        built.clear()
+        here = execute_plan(plan, problem, setup, replan=True, epsilon=0.2)
+    finally:
+        SOLVERS.unregister("pact")
+        SOLVERS.register("pact", "leantrain.pact.dp:PactSolver")
+    executed = json.loads((out / "execution.json").read_text())
+    assert [e["nodes"] for e in executed["epochs"]] == [e.nodes for e in here.epochs]
+    # Float32 training in the ClientApps and here differ only in summation order: 1e-6 is
+    # far below the spread between distinct plans' losses (> 1e-3 on this data).
+    assert [e["realised_loss"] for e in executed["epochs"]] == pytest.approx(
+        [e.realised_loss for e in here.epochs], abs=1e-6
+    )

@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 
-import leantrain.distreal  # noqa: F401 - registers the uniform strategy
 from conftest import tiny_config
 from leantrain.engines.flower import (
     task_from_record,
@@ -57,3 +56,22 @@ def test_a_dropped_update_without_state_round_trips() -> None:
     dropped = ClientUpdate("edge-1", 3, "dropped", reason="deadline", arrival_s=math.inf)
     again = update_from_record(update_to_record(dropped))
     assert again == dropped
+
+
+def test_a_pact_task_round_trips_with_its_selection_and_level() -> None:
+    from leantrain.pact.epoch import epoch_tasks
+
+    # 1/3 has no short binary form: the fraction must come back bit for bit.
+    task = epoch_tasks({4: 1.0 / 3.0}, purpose="pact-profile", epoch=6, level=0.25)[0]
+    state = SETUP.build_model(0.25).state_dict()
+    back, back_state = task_from_record(task_to_record(task, state))
+    assert back == task
+    assert back.samples is not None and back.samples.fraction == 1.0 / 3.0
+    assert back.samples.purpose == "pact-profile" and back.samples.epoch == 6
+    assert back.model_level == 0.25 and back.wait_limit_s == math.inf and back.deadline_s is None
+    for key, value in state.items():
+        assert torch.equal(back_state[key], value)
+    # A round's task keeps no selection and the full model.
+    plain = make_strategy("fedavg", SETUP).configure(1, 0.0, [SETUP.fleet.devices[0]])[0]
+    again, _ = task_from_record(task_to_record(plain, state))
+    assert again.samples is None and again.model_level == 0.0

@@ -15,7 +15,6 @@ import tomli_w
 import torch
 from typer.testing import CliRunner
 
-import leantrain.distreal  # noqa: F401 - registers distreal
 from conftest import SMALL_DSE, TINY_RUN, tiny_config
 from leantrain.cli import app
 from leantrain.config import RunConfig
@@ -150,8 +149,11 @@ def test_a_pact_plan_executes_on_flower_as_in_process(tmp_path: Path) -> None:
         solver="hand",
     )
     here = execute_plan(plan, problem, setup)
-    with contextlib.closing(FlowerEngine()) as engine:
-        there = execute_plan(plan, problem, setup, trainer=engine.node_trainer(setup))
+    with (
+        contextlib.closing(FlowerEngine()) as engine,
+        contextlib.closing(engine.client_executor(setup)) as executor,
+    ):
+        there = execute_plan(plan, problem, setup, executor=executor)
     assert [e.samples for e in there.epochs] == [e.samples for e in here.epochs]
     for mine, theirs in zip(there.epochs, here.epochs, strict=True):
         assert mine.realised_loss == pytest.approx(theirs.realised_loss, abs=1e-6)

@@ -13,6 +13,7 @@ from leantrain.nn import MODELS, MnistCNN, build_model, model_cost
 
 NATURAL_SHAPE: dict[str, tuple[int, int, int]] = {
     "mnist-cnn": (1, 28, 28),
+    "mnist-cnn-wide": (1, 28, 28),
     "digits-cnn": (1, 8, 8),
     "resnet8": (3, 32, 32),
     "resnet14": (3, 32, 32),

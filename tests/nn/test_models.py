@@ -7,10 +7,11 @@ import torch
 from torch import nn
 
 from leantrain.errors import InputError
-from leantrain.nn import MODELS, MnistCNN, build_model, register_model
+from leantrain.nn import MODELS, MnistCNN, build_model
 
 NATURAL_SHAPES: dict[str, list[tuple[int, int, int]]] = {
     "mnist-cnn": [(1, 28, 28)],
+    "mnist-cnn-wide": [(1, 28, 28)],
     "digits-cnn": [(1, 8, 8)],
     "resnet8": [(3, 32, 32), (1, 28, 28)],
     "resnet14": [(3, 32, 32), (1, 28, 28)],
@@ -139,15 +140,15 @@ def test_bad_shapes_are_input_errors(
 
 
 def test_register_model_adds_and_refuses_duplicates() -> None:
-    @register_model("test-tiny")
     def tiny(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
         channels, height, width = input_shape
         return nn.Sequential(nn.Flatten(), nn.Linear(channels * height * width, num_classes))
 
+    MODELS.register("test-tiny", tiny)
     try:
         assert MODELS["test-tiny"] is tiny
         assert build_model("test-tiny", (1, 4, 4), 3)(torch.zeros(2, 1, 4, 4)).shape == (2, 3)
         with pytest.raises(ValueError, match="already registered"):
-            register_model("test-tiny")(tiny)
+            MODELS.register("test-tiny", MnistCNN)
     finally:
-        MODELS.pop("test-tiny", None)
+        MODELS.unregister("test-tiny")

@@ -1,5 +1,6 @@
 """Problems for the PACT tests: a hand-computable one, a seeded random generator, and an
-independent recomputation of a plan's figures straight from the formulas of SPEC 5."""
+independent recomputation of a plan's figures straight from the formulas of docs/pact.md,
+'The model'."""
 
 from __future__ import annotations
 
@@ -109,8 +110,8 @@ def random_problem(seed: int, nodes: int = 4) -> Problem:
 
 
 def recompute(problem: Problem, plan: Plan) -> list[tuple[float, float, float, float]]:
-    """(start, end, energy, loss after) of every epoch of ``plan``, written out from SPEC 5
-    without any of leantrain's plan or predictor code."""
+    """(start, end, energy, loss after) of every epoch of ``plan``, written out from the
+    formulas of docs/pact.md, 'The model', without any of leantrain's plan or predictor code."""
     model, curve = problem.model, problem.curve
     nodes = {node.name: node for node in problem.node}
     loss, previous, now = curve.initial_loss, 0, 0.0
@@ -129,9 +130,8 @@ def recompute(problem: Problem, plan: Plan) -> list[tuple[float, float, float, f
         a, b, c, s0 = curve.a[level], curve.b[level], curve.c[level], curve.s0[level]
         if jumped <= c:
             loss = jumped
-        else:
-            start = math.inf if s0 == 0 else c + a * s0**-b
-            s_eq = 0.0 if jumped >= start else max(0.0, ((jumped - c) / a) ** (-1 / b) - s0)
+        else:  # s_eq is negative above the curve's start: no clamp, no free drop
+            s_eq = ((jumped - c) / a) ** (-1 / b) - s0
             loss = c + a * (s_eq + sum(samples) + s0) ** -b
         out.append((now, now + max(times), sum(energies), loss))
         now += max(times)

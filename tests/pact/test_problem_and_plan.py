@@ -11,7 +11,6 @@ import pytest
 import tomli_w
 from pact_cases import assert_recomputes, hand_raw, random_problem, recompute
 
-import leantrain.pact.baselines  # noqa: F401  (registers the baselines)
 from leantrain.errors import InputError
 from leantrain.pact import (
     Decision,
@@ -94,16 +93,17 @@ def test_evaluate_matches_a_hand_computation() -> None:
     τ1 = 1.9 s, E1 = 2.125 J, D1 = 300 + 0.5·0.5·500 = 425. The initial loss 1.1 is the level-0
     curve's start (0.1 + 10·100^−0.5), so s_eq = 0 and ℓ1 = 0.1 + 10·525^−0.5.
     Epoch 2: ℓ⁺ = ℓ1 + 1.0 ≈ 1.536 lies above the level-1 curve's start 0.2 + 10·100^−0.5 = 1.2, so
-    s_eq is clamped to 0 (unclamped it would be ((ℓ⁺ − 0.2)/10)^−2 − 100 < 0); D2 = 0.5·500 = 250,
-    ℓ2 = 0.2 + 10·350^−0.5. B takes 500·5e5/2e9 = 0.125 + 2·8·5e4/4e6 = 0.2 → 0.325 s and spends
-    5·0.125 + 0.5·0.1 = 0.675 J.
+    s_eq = ((ℓ⁺ − 0.2)/10)^−2 − 100 ≈ −44 is negative (not clamped: the curve is followed
+    backwards); D2 = 0.5·500 = 250, ℓ2 = 0.2 + 10·(s_eq + 250 + 100)^−0.5. B takes
+    500·5e5/2e9 = 0.125 + 2·8·5e4/4e6 = 0.2 → 0.325 s and spends 5·0.125 + 0.5·0.1 = 0.675 J.
     """
     problem = parse_problem(hand_raw())
     decisions = [Decision(0, {"A": 1.0, "B": 0.5}), Decision(1, {"B": 1.0})]
     plan = evaluate(problem, decisions, solver="hand")
     first, second = plan.epochs
     loss1 = 0.1 + 10.0 / math.sqrt(525.0)
-    assert ((loss1 + 1.0 - 0.2) / 10.0) ** -2 - 100.0 < 0.0  # the clamp matters here
+    shifted = ((loss1 + 1.0 - 0.2) / 10.0) ** -2  # s_eq + s0 on the level-1 curve
+    assert shifted - 100.0 < 0.0  # s_eq is negative: the old clamp at 0 would matter here
     assert first.start_s == 0.0
     assert first.end_s == pytest.approx(1.9, rel=1e-12)
     assert first.energy_j == pytest.approx(2.125, rel=1e-12)
@@ -112,14 +112,14 @@ def test_evaluate_matches_a_hand_computation() -> None:
     assert second.start_s == pytest.approx(1.9, rel=1e-12)
     assert second.end_s == pytest.approx(2.225, rel=1e-12)
     assert second.energy_j == pytest.approx(0.675, rel=1e-12)
-    assert second.loss_after == pytest.approx(0.2 + 10.0 / math.sqrt(350.0), rel=1e-12)
+    assert second.loss_after == pytest.approx(0.2 + 10.0 / math.sqrt(shifted + 250.0), rel=1e-12)
     assert plan.energy_j == pytest.approx(2.8, rel=1e-12)
     assert plan.duration_s == pytest.approx(2.225, rel=1e-12)
     assert plan.status == "feasible"
     assert_recomputes(problem, plan)
-    # A third epoch at the same level continues from s_eq = 250 on the level-1 curve.
+    # A third epoch at the same level continues from s_eq + 250 on the level-1 curve.
     third = evaluate(problem, [*decisions, Decision(1, {"B": 1.0})], solver="hand").epochs[-1]
-    assert third.loss_after == pytest.approx(0.2 + 10.0 / math.sqrt(600.0), rel=1e-12)
+    assert third.loss_after == pytest.approx(0.2 + 10.0 / math.sqrt(shifted + 500.0), rel=1e-12)
 
 
 def test_evaluate_status_and_rejections() -> None:

@@ -18,7 +18,9 @@ from conftest import TINY_RUN
 from leantrain.cli import app
 from leantrain.errors import InputError
 from leantrain.fl import FederatedSetup
+from leantrain.fl.samples import node_sample_indices
 from leantrain.nn import model_cost
+from leantrain.nn.pruning import prunable_widths, prune_model
 from leantrain.pact import Decision, LossPredictor, load_problem
 from leantrain.pact.plan import epoch_time
 from leantrain.pact.predictor import Curve
@@ -26,10 +28,7 @@ from leantrain.pact.profile import (
     ProfileOptions,
     ProfileResult,
     fit_curve,
-    node_sample_indices,
     profile,
-    prunable_widths,
-    prune_model,
     reference_epoch,
 )
 
@@ -99,19 +98,6 @@ def test_flops_are_those_of_the_physically_pruned_model(
         assert conv.weight.shape[0] == level.widths["features.3"] == int(32 * (1 - level.pruning))
         assert pruned(torch.zeros(2, *shape)).shape == (2, 10)
         assert sum(p.numel() for p in pruned.parameters()) == level.parameters
-
-
-def test_pruning_step_by_step_equals_pruning_at_once(setup: FederatedSetup) -> None:
-    shape = setup.data.train.input_shape
-    widths = prunable_widths(setup.build_model())
-    stepwise = prune_model(setup.build_model(), 0.25, widths, shape)
-    prune_model(stepwise, 0.5, widths, shape)
-    direct = prune_model(setup.build_model(), 0.5, widths, shape)
-    assert (
-        prunable_widths(stepwise) == prunable_widths(direct) == {"features.0": 8, "features.3": 16}
-    )
-    with pytest.raises(ValueError, match="fewer than"):
-        prune_model(stepwise, 0.25, widths, shape)
 
 
 def test_fit_errors_are_reported_and_finite(result: ProfileResult) -> None:
@@ -193,19 +179,30 @@ def test_fit_curve_rejects_what_it_cannot_fit() -> None:
 @pytest.mark.parametrize(
     ("options", "field"),
     [
-        (ProfileOptions(levels=(0.25, 0.5)), "--levels"),
-        (ProfileOptions(levels=(0.0, 0.5, 0.5)), "--levels"),
-        (ProfileOptions(levels=(0.0, 1.0)), "--levels"),
-        (ProfileOptions(epochs=5, holdout=2), "--epochs"),
-        (ProfileOptions(holdout=0), "--holdout"),
-        (ProfileOptions(data_fractions=(0.0,)), "--fractions"),
-        (ProfileOptions(deadline_factor=0.0), "--deadline-factor"),
+        (ProfileOptions(levels=(0.25, 0.5)), "levels"),
+        (ProfileOptions(levels=(0.0, 0.5, 0.5)), "levels"),
+        (ProfileOptions(levels=(0.0, 1.0)), "levels"),
+        (ProfileOptions(epochs=5, holdout=2), "epochs"),
+        (ProfileOptions(holdout=0), "holdout"),
+        (ProfileOptions(warmup_epochs=-1), "warmup_epochs"),
+        (ProfileOptions(data_fractions=(0.0,)), "data_fractions"),
+        (ProfileOptions(data_fractions=(0.5, 0.2)), "data_fractions"),
+        (ProfileOptions(target_epochs=0), "target_epochs"),
+        (ProfileOptions(deadline_factor=0.0), "deadline_factor"),
+        (ProfileOptions(max_epochs=0), "max_epochs"),
     ],
 )
 def test_bad_options_are_input_errors(options: ProfileOptions, field: str) -> None:
     with pytest.raises(InputError) as caught:
         options.check()
+    # The library names the option's value, never a command-line flag.
     assert caught.value.field == field
+    assert "--" not in caught.value.line()
+
+
+def test_too_few_epochs_say_which_values() -> None:
+    with pytest.raises(InputError, match=r"epochs must be >= holdout \+ 4 = 6 .*got 5"):
+        ProfileOptions(epochs=5, holdout=2).check()
 
 
 def test_node_samples_are_a_seeded_prefix(setup: FederatedSetup) -> None:
@@ -240,8 +237,8 @@ def test_cli_profile_writes_the_problem_and_refuses_to_overwrite(tmp_path: Path)
 @pytest.mark.parametrize(
     ("options", "fragment"),
     [
-        (["--levels", "0,x"], "--levels"),
-        (["--levels", "0.1,0.5"], "--levels"),
+        (["--levels", "0,x"], "levels"),
+        (["--levels", "0.1,0.5"], "levels"),
         (["--method", "magic"], "--method"),
         (["--out", "p.png"], "--out"),
     ],

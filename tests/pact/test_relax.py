@@ -3,13 +3,15 @@ relaxation (checked by re-solving with it)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from pact_cases import hand_raw, random_problem
 
-import leantrain.pact.baselines  # noqa: F401  (registers the baselines)
 from leantrain.errors import InfeasibleError
-from leantrain.pact import make_solver, parse_problem
-from leantrain.pact.relax import ceil_figures, diagnose, horizon
+from leantrain.pact import Decision, Problem, Solver, make_solver, parse_problem
+from leantrain.pact.relax import SEARCH_EPSILON, ceil_figures, diagnose, horizon
+from leantrain.registry import SOLVERS
 
 
 def test_ceil_figures_rounds_up() -> None:
@@ -111,3 +113,48 @@ def test_pact_relaxations_hold_at_the_requested_epsilon() -> None:
     assert found.deadline_s is not None and found.loss_by_deadline is not None
     assert make_solver("pact").solve(problem.with_target(deadline_s=found.deadline_s)).feasible
     assert make_solver("pact").solve(problem.with_target(loss=found.loss_by_deadline)).feasible
+
+
+class _FineOnly(Solver):
+    """``pact`` below the searches' ε and nothing at or above it: what ``pact`` does on the
+    instances its coarse rungs cannot plan (a tight epoch cap) while its fine ones can."""
+
+    name = "fine-only"
+
+    def search(self, problem: Problem) -> list[Decision] | None:
+        if self.epsilon >= SEARCH_EPSILON:
+            return None
+        return make_solver("pact", self.epsilon).search(problem)
+
+
+@pytest.fixture
+def fine_only() -> Iterator[str]:
+    SOLVERS.register(_FineOnly.name, _FineOnly)
+    yield _FineOnly.name
+    SOLVERS.unregister(_FineOnly.name)
+
+
+def test_the_binding_is_decided_at_the_solvers_epsilon(fine_only: str) -> None:
+    """A deadline-bound problem stays deadline-bound when the searches' coarser ε finds nothing
+    (it was reported as bound by the target when every solve ran at ε_s = 0.05)."""
+    raw = hand_raw()
+    raw["target"] = {"loss": 0.4, "deadline_s": 1.0}
+    problem = parse_problem(raw)
+    assert not make_solver(fine_only, 0.01).solve(problem).feasible
+    found = diagnose(problem, fine_only, 0.01)
+    assert found.binding == "deadline"
+    assert (found.solver, found.epsilon, found.search_epsilon) == (fine_only, 0.01, SEARCH_EPSILON)
+    assert found.deadline_s is not None
+    relaxed = problem.with_target(deadline_s=found.deadline_s)
+    assert make_solver(fine_only, 0.01).solve(relaxed).feasible
+
+
+def test_a_baselines_diagnosis_says_whether_pact_meets_the_problem() -> None:
+    problem = random_problem(0)
+    full = make_solver("full").solve(problem)
+    tight = problem.with_target(deadline_s=0.8 * full.duration_s)
+    meets = make_solver("pact").solve(tight).feasible
+    found = diagnose(tight, "full", check_pact=True)
+    assert found.pact_meets is meets
+    assert found.message.endswith("; the pact solver meets the original problem") is meets
+    assert diagnose(tight, "full").pact_meets is None  # not asked: no extra solve

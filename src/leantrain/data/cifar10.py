@@ -1,4 +1,5 @@
-"""CIFAR-10 from a directory holding the standard python batches (SPEC 8).
+"""CIFAR-10 from a directory holding the standard python batches
+(docs/world-model.md, 'Data and partitions').
 
 The directory is what ``cifar-10-python.tar.gz`` unpacks to: ``data_batch_1`` to
 ``data_batch_5`` and ``test_batch``, each a pickled dict with ``b"data"`` (uint8, N×3072, the
@@ -17,7 +18,7 @@ import torch
 
 from leantrain.config import DataConfig
 from leantrain.data.dataset import ArrayDataset, DataSplit, standardise
-from leantrain.data.source import DataSource, load_array_pickle, register_source, source_path
+from leantrain.data.source import DataSource, load_array_pickle, source_path
 from leantrain.errors import InputError
 
 __all__ = [
@@ -38,7 +39,6 @@ _NUM_CLASSES = 10
 _PIXELS = 3 * 32 * 32
 
 
-@register_source
 class Cifar10Source(DataSource):
     """The 50000 training and 10000 test images, 3×32×32, standardised per channel."""
 

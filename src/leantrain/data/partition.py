@@ -7,7 +7,7 @@ function of (dataset, config, number of devices, seed).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +15,7 @@ import numpy.typing as npt
 from leantrain.config import DataConfig
 from leantrain.data.dataset import ArrayDataset
 from leantrain.errors import InputError
+from leantrain.registry import PARTITIONERS
 from leantrain.seeding import numpy_rng
 
 __all__ = [
@@ -25,7 +26,6 @@ __all__ = [
     "Partitioner",
     "ShardsPartitioner",
     "partition",
-    "register_partitioner",
 ]
 
 Indices = npt.NDArray[np.int64]
@@ -61,23 +61,6 @@ class Partitioner(ABC):
         """
 
 
-PARTITIONERS: dict[str, type[Partitioner]] = {}
-
-PartitionerType = TypeVar("PartitionerType", bound=type[Partitioner])
-
-
-def register_partitioner(cls: PartitionerType) -> PartitionerType:
-    """Class decorator adding a partitioner to :data:`PARTITIONERS` under its ``name``.
-
-    Raises:
-        ValueError: Another partitioner already uses that name.
-    """
-    if cls.name in PARTITIONERS and PARTITIONERS[cls.name] is not cls:
-        raise ValueError(f"partitioner '{cls.name}' is already registered")
-    PARTITIONERS[cls.name] = cls
-    return cls
-
-
 def partition(
     dataset: ArrayDataset, config: DataConfig, num_devices: int, seed: int
 ) -> list[np.ndarray]:
@@ -96,7 +79,7 @@ def partition(
         InputError: The partition is impossible (more devices than samples or writers, no
             writer ids for ``natural``, or no Dirichlet draw giving every device data).
     """
-    partitioner = PARTITIONERS[config.partition].from_config(config)
+    partitioner = PARTITIONERS.get(config.partition).from_config(config)
     parts = partitioner.split(dataset, num_devices, numpy_rng(seed, "partition"))
     return [np.sort(np.asarray(part, dtype=np.int64)) for part in parts]
 
@@ -120,7 +103,6 @@ def _sorted_parts(parts: list[npt.NDArray[Any]]) -> list[np.ndarray]:
     return [np.sort(part).astype(np.int64, copy=False) for part in parts]
 
 
-@register_partitioner
 class IidPartitioner(Partitioner):
     """A random permutation cut into ``num_devices`` parts whose sizes differ by at most one."""
 
@@ -134,7 +116,6 @@ class IidPartitioner(Partitioner):
         return _sorted_parts(np.array_split(rng.permutation(len(dataset)), num_devices))
 
 
-@register_partitioner
 class DirichletPartitioner(Partitioner):
     """Label skew after Hsu et al. (2019): each class is split across devices in proportions
     drawn from Dir(α·1).
@@ -198,7 +179,6 @@ class DirichletPartitioner(Partitioner):
         return [np.concatenate(device_pieces) for device_pieces in pieces]
 
 
-@register_partitioner
 class ShardsPartitioner(Partitioner):
     """McMahan et al. (2017): sort by label, cut into ``num_devices · k`` equal shards, and
     give each device ``k`` random shards, so a device sees at most ``k`` labels when class
@@ -249,7 +229,6 @@ class ShardsPartitioner(Partitioner):
         )
 
 
-@register_partitioner
 class NaturalPartitioner(Partitioner):
     """Each writer's samples stay together: writers are shuffled and dealt round-robin, so
     device counts of writers differ by at most one.

@@ -1,8 +1,8 @@
-"""Data sources: a registry from ``data.source`` names to loaders, and :func:`load_data`.
+"""Data sources: the :class:`DataSource` interface and :func:`load_data`.
 
-Each source module defines a :class:`DataSource` subclass decorated with
-:func:`register_source`; importing :mod:`leantrain.data` imports them all, so :data:`SOURCES`
-is complete before any config is dispatched.
+Each source module defines a :class:`DataSource` subclass whose ``name`` is its ``data.source``
+value; :data:`~leantrain.registry.SOURCES` names them all and imports a source's module (and
+what it needs: scikit-learn for ``digits``) only when a config uses it.
 """
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from __future__ import annotations
 import pickle
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from leantrain.config import DataConfig
 from leantrain.data.dataset import ArrayDataset, DataSplit
 from leantrain.errors import InputError
+from leantrain.registry import SOURCES
 from leantrain.seeding import numpy_rng
 
 __all__ = [
@@ -24,7 +25,6 @@ __all__ = [
     "DataSource",
     "load_array_pickle",
     "load_data",
-    "register_source",
     "source_path",
 ]
 
@@ -48,23 +48,6 @@ class DataSource(ABC):
         Raises:
             InputError: The files are missing or malformed.
         """
-
-
-SOURCES: dict[str, type[DataSource]] = {}
-
-SourceType = TypeVar("SourceType", bound=type[DataSource])
-
-
-def register_source(cls: SourceType) -> SourceType:
-    """Class decorator adding a source to :data:`SOURCES` under its ``name``.
-
-    Raises:
-        ValueError: Another source already uses that name.
-    """
-    if cls.name in SOURCES and SOURCES[cls.name] is not cls:
-        raise ValueError(f"data source '{cls.name}' is already registered")
-    SOURCES[cls.name] = cls
-    return cls
 
 
 def source_path(config: DataConfig) -> Path:
@@ -93,7 +76,7 @@ def load_data(config: DataConfig, seed: int) -> DataSplit:
     Raises:
         InputError: The source's files are missing or malformed.
     """
-    split = SOURCES[config.source]().load(config)
+    split = SOURCES.get(config.source)().load(config)
     train = _limit(split.train, config.train_limit, numpy_rng(seed, "train-subset"))
     test = _limit(split.test, config.test_limit, numpy_rng(seed, "test-subset"))
     return DataSplit(train, test, split.name)

@@ -13,18 +13,25 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from leantrain.errors import InputError
+from leantrain.files import read_json_model
 from leantrain.io import atomic_write_text
 from leantrain.nn.groups import ChannelGroups
 from leantrain.nn.submodel import SubModelCost
 
 __all__ = [
+    "FORMAT",
     "Front",
+    "FrontFile",
     "FrontPoint",
+    "IdentityFile",
     "ModelIdentity",
     "dropout_grid",
+    "grid_genes",
     "non_dominated",
     "uniform_points",
 ]
@@ -65,34 +72,25 @@ class ModelIdentity:
     groups: tuple[str, ...]
     channels: tuple[int, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready mapping."""
-        return {
-            "model": self.model,
-            "input_shape": list(self.input_shape),
-            "num_classes": self.num_classes,
-            "groups": list(self.groups),
-            "channels": list(self.channels),
-        }
-
-    @staticmethod
-    def from_json(raw: Mapping[str, Any]) -> ModelIdentity:
-        """Inverse of :meth:`to_json`."""
-        shape = tuple(int(v) for v in raw["input_shape"])
-        if len(shape) != 3:
-            raise ValueError("input_shape must have three entries")
-        return ModelIdentity(
-            model=str(raw["model"]),
-            input_shape=(shape[0], shape[1], shape[2]),
-            num_classes=int(raw["num_classes"]),
-            groups=tuple(str(v) for v in raw["groups"]),
-            channels=tuple(int(v) for v in raw["channels"]),
-        )
-
 
 def dropout_grid(levels: int) -> tuple[float, ...]:
     """The rates 0, 1/G, …, (G−1)/G."""
     return tuple(index / levels for index in range(levels))
+
+
+#: Tolerance of the floor test d ≤ 1 − min_keep: rates and floors such as 5/6 and 1/6 are not
+#: exact in binary, and a rate on the floor must stay in the grid.
+_FLOOR_TOLERANCE = 1e-9
+
+
+def grid_genes(levels: int, min_keep: float = 1.0 / 64) -> int:
+    """How many grid rates respect the kept-filter floor: the genes g with
+    g/G ≤ 1 − ``min_keep`` (docs/distreal.md, 'Design-space exploration'); at least one (d = 0).
+
+    The default floor (1/64, at most the smallest step of any grid) keeps the whole grid.
+    """
+    allowed = sum(1 for rate in dropout_grid(levels) if rate <= 1.0 - min_keep + _FLOOR_TOLERANCE)
+    return max(1, allowed)
 
 
 def non_dominated(points: Iterable[FrontPoint]) -> list[FrontPoint]:
@@ -110,10 +108,16 @@ def non_dominated(points: Iterable[FrontPoint]) -> list[FrontPoint]:
 
 
 def uniform_points(
-    groups: ChannelGroups, cost: SubModelCost, levels: int, quality: Sequence[float] | None = None
+    groups: ChannelGroups,
+    cost: SubModelCost,
+    levels: int,
+    quality: Sequence[float] | None = None,
+    *,
+    min_keep: float = 1.0 / 64,
 ) -> list[FrontPoint]:
-    """The uniform vectors (one rate for every group) on the grid, by ascending R."""
-    grid = dropout_grid(levels)
+    """The uniform vectors (one rate for every group) on the grid within the kept-filter floor
+    ``min_keep`` (:func:`grid_genes`), by ascending R."""
+    grid = dropout_grid(levels)[: grid_genes(levels, min_keep)]
     points = [
         FrontPoint(
             cost.ratio_of([rate] * len(groups)),
@@ -170,56 +174,12 @@ class Front:
         return chosen
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready mapping; points are rows ``[R, Q, [d...]]``."""
-
-        def rows(points: Sequence[FrontPoint]) -> list[list[Any]]:
-            return [[p.cost, _json_float(p.quality), list(p.dropout)] for p in points]
-
-        return {
-            "format": FORMAT,
-            "model": self.identity.to_json(),
-            "settings": dict(self.settings),
-            "points": rows(self.points),
-            "uniform": rows(self.uniform),
-            "evaluated": rows(self.evaluated),
-        }
+        """The JSON-ready mapping of the front file; points are rows ``[R, Q, [d...]]``."""
+        return FrontFile.of(self).model_dump()
 
     def save(self, path: str | Path) -> Path:
         """Write the front as JSON, atomically."""
         return atomic_write_text(Path(path), json.dumps(self.to_json(), indent=1) + "\n")
-
-    @staticmethod
-    def from_json(raw: Mapping[str, Any]) -> Front:
-        """Inverse of :meth:`to_json`.
-
-        Raises:
-            ValueError, KeyError, TypeError: The mapping is not a front.
-        """
-        if raw.get("format") != FORMAT:
-            raise ValueError(f"not a leantrain front (format should be {FORMAT!r})")
-
-        def points(rows: Sequence[Any]) -> tuple[FrontPoint, ...]:
-            return tuple(
-                FrontPoint(
-                    float(r[0]),
-                    math.nan if r[1] is None else float(r[1]),
-                    tuple(float(v) for v in r[2]),
-                )
-                for r in rows
-            )
-
-        identity = ModelIdentity.from_json(raw["model"])
-        front = Front(
-            identity,
-            points(raw["points"]),
-            dict(raw.get("settings", {})),
-            points(raw.get("evaluated", [])),
-            points(raw.get("uniform", [])),
-        )
-        for point in (*front.points, *front.uniform, *front.evaluated):
-            if len(point.dropout) != len(identity.groups):
-                raise ValueError("a dropout vector's length differs from the number of groups")
-        return front
 
     @staticmethod
     def load(path: str | Path, expected: ModelIdentity | None = None) -> Front:
@@ -229,12 +189,7 @@ class Front:
             InputError: The file is unreadable, not a front, or made for another model.
         """
         path = Path(path)
-        try:
-            front = Front.from_json(json.loads(path.read_text(encoding="utf-8")))
-        except OSError as error:
-            raise InputError(path, "<file>", f"cannot read: {error.strerror}") from None
-        except (ValueError, KeyError, TypeError, IndexError) as error:
-            raise InputError(path, "<front>", f"not a valid front: {error}") from None
+        front = read_json_model(path, FrontFile).front(path)
         if expected is not None and front.identity != expected:
             raise InputError(
                 path,
@@ -244,6 +199,103 @@ class Front:
                 f"{list(expected.channels)}",
             )
         return front
+
+
+#: One point as a JSON row: ``[R, Q or null, [d...]]``.
+PointRow = tuple[float, float | None, list[float]]
+
+
+class IdentityFile(BaseModel):
+    """The ``model`` section of a front file (:class:`ModelIdentity`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    groups: list[str]
+    channels: list[int]
+
+
+class FrontFile(BaseModel):
+    """A front file (docs/distreal.md, 'DISTREAL'): written by :meth:`Front.save`, read by
+    :meth:`Front.load`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal["leantrain.distreal.front/1"]
+    model: IdentityFile
+    settings: dict[str, Any] = {}
+    points: list[PointRow]
+    uniform: list[PointRow] = []
+    evaluated: list[PointRow] = []
+
+    @staticmethod
+    def of(front: Front) -> FrontFile:
+        """The file form of ``front`` (NaN qualities become null)."""
+
+        def rows(points: Sequence[FrontPoint]) -> list[PointRow]:
+            return [(p.cost, _json_float(p.quality), list(p.dropout)) for p in points]
+
+        identity = front.identity
+        return FrontFile(
+            format=FORMAT,
+            model=IdentityFile(
+                model=identity.model,
+                input_shape=identity.input_shape,
+                num_classes=identity.num_classes,
+                groups=list(identity.groups),
+                channels=list(identity.channels),
+            ),
+            settings=dict(front.settings),
+            points=rows(front.points),
+            uniform=rows(front.uniform),
+            evaluated=rows(front.evaluated),
+        )
+
+    def front(self, path: Path) -> Front:
+        """The :class:`Front` this file holds.
+
+        Raises:
+            InputError: A dropout vector does not match the groups, or the points do not form
+                a front (unsorted, or not ending with d = 0).
+        """
+        width = len(self.model.groups)
+        sections = (
+            ("points", self.points),
+            ("uniform", self.uniform),
+            ("evaluated", self.evaluated),
+        )
+        for name, rows in sections:
+            for index, row in enumerate(rows):
+                if len(row[2]) != width:
+                    raise InputError(
+                        path, f"{name}[{index}]", f"the dropout vector needs {width} rates"
+                    )
+        identity = ModelIdentity(
+            model=self.model.model,
+            input_shape=self.model.input_shape,
+            num_classes=self.model.num_classes,
+            groups=tuple(self.model.groups),
+            channels=tuple(self.model.channels),
+        )
+        try:
+            return Front(
+                identity,
+                _points(self.points),
+                dict(self.settings),
+                _points(self.evaluated),
+                _points(self.uniform),
+            )
+        except ValueError as error:
+            raise InputError(path, "points", str(error)) from None
+
+
+def _points(rows: Sequence[PointRow]) -> tuple[FrontPoint, ...]:
+    return tuple(
+        FrontPoint(cost, math.nan if quality is None else quality, tuple(dropout))
+        for cost, quality, dropout in rows
+    )
 
 
 def _json_float(value: float) -> float | None:

@@ -1,12 +1,11 @@
 """A PNG of a Pareto front: convergence proxy Q against resource requirement R.
 
-Drawn on a :class:`matplotlib.figure.Figure` with the Agg canvas directly (no pyplot state, no
-display), rendered to bytes and written atomically.
+Drawn on a :class:`matplotlib.figure.Figure` (no pyplot state, no display) and written atomically
+by :func:`leantrain.io.save_png`.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from leantrain.distreal.front import Front
-from leantrain.io import atomic_write_bytes
+from leantrain.io import save_png
 
 __all__ = ["plot_front"]
 
@@ -35,7 +34,7 @@ def plot_front(front: Front, path: str | Path) -> Path:
         ``path``.
     """
     figure = Figure(figsize=(6.4, 4.4))
-    FigureCanvasAgg(figure)
+    FigureCanvasAgg(figure)  # tight_layout below measures text with the Agg renderer
     axes = figure.add_subplot()
     archive = [p for p in front.evaluated if not math.isnan(p.quality)]
     if archive:
@@ -76,7 +75,4 @@ def plot_front(front: Front, path: str | Path) -> Path:
     axes.grid(True, alpha=0.3)
     axes.legend(loc="lower right", fontsize="small")
     figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=_DPI)
-    figure.clear()
-    return atomic_write_bytes(Path(path), buffer.getvalue())
+    return save_png(figure, path, _DPI)

@@ -1,9 +1,10 @@
-"""DISTREAL's run-time selection on the device (SPEC 4).
+"""DISTREAL's run-time selection on the device (docs/distreal.md, 'Run-time selection').
 
 Before each mini-batch m of M, with τ the time left until computing must end and s(t) the device's
 current speed, the budget is β = s(t)·τ / ((M − m)·C_full): the share of the full model's cost the
 device can afford for each of its remaining mini-batches. The device trains the front point with
-the largest R ≤ β (d = 0 when β ≥ 1) on a fresh random channel subset. If no point fits, it trains
+the largest R ≤ β (d = 0 when β ≥ 1) on a fresh random channel subset (``distreal``) or on the
+first k_l channels of every group (``distreal-ordered``). If no point fits, it trains
 the cheapest one, and when even that mini-batch would end after the deadline the overrun policy
 applies: ``partial`` (the default) stops and sends what was trained, ``drop`` discards it.
 
@@ -23,9 +24,8 @@ from leantrain.fl.policy import (
     LocalProgress,
     PolicyContext,
     Stop,
-    register_policy,
 )
-from leantrain.nn.submodel import random_keep
+from leantrain.nn.submodel import first_keep, random_keep
 
 __all__ = ["DistrealPolicy", "FrontOption", "budget", "front_option", "select_point"]
 
@@ -72,14 +72,17 @@ def select_point(front: Sequence[FrontOption], beta: float) -> tuple[FrontOption
     return chosen, True
 
 
-@register_policy("distreal")
 class DistrealPolicy(LocalPolicy):
     """Pick the dropout vector for every mini-batch from the front and the device's budget.
 
     Options:
         front: Rows ``[R, [d_1..d_L]]`` sorted by R, the last one d = 0.
         overrun: ``partial`` or ``drop``.
+        masks: ``random`` (default: a fresh random subset of k_l channels per group and
+            mini-batch) or ``ordered`` (the first k_l channels of every group).
     """
+
+    name = "distreal"
 
     def __init__(self, options: Mapping[str, Any], context: PolicyContext) -> None:
         super().__init__(options, context)
@@ -90,6 +93,9 @@ class DistrealPolicy(LocalPolicy):
         self.overrun = str(options.get("overrun", "partial"))
         if self.overrun not in ("partial", "drop"):
             raise ValueError(f"unknown overrun policy {self.overrun!r}")
+        self.masks = str(options.get("masks", "random"))
+        if self.masks not in ("random", "ordered"):
+            raise ValueError(f"unknown mask kind {self.masks!r}")
 
     def decide(self, progress: LocalProgress) -> BatchDecision | Stop:
         point, _ = select_point(self.front, budget(progress))
@@ -101,5 +107,8 @@ class DistrealPolicy(LocalPolicy):
             return BatchDecision(progress.full_flops_per_sample)
         groups = self.context.groups
         counts = groups.keep_counts(point.dropout)
-        keep = random_keep(groups, counts, self.context.generator)
+        if self.masks == "ordered":
+            keep = first_keep(groups, counts)
+        else:
+            keep = random_keep(groups, counts, self.context.generator)
         return BatchDecision(flops, keep=keep, cost_ratio=point.cost)

@@ -1,33 +1,31 @@
-"""Engines: where clients run. ``local`` is embedded; ``flower`` runs on Flower (SPEC 6).
+"""Engines: where clients run (docs/flower.md). ``local`` is embedded; ``flower`` runs on Flower.
 
-The Flower engine is imported on first use: Flower and Ray are heavy, and a local run needs
-neither.
+Engines are found by name through :data:`ENGINES` (:mod:`leantrain.registry`): Flower and Ray
+are imported only when the ``flower`` engine is built, and torch only when an engine is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from leantrain.engines.engine import Engine
-from leantrain.engines.local import LocalEngine, LocalExecutor
+from leantrain.lazy import lazy_exports
+from leantrain.registry import ENGINES
+
+if TYPE_CHECKING:
+    from leantrain.engines.engine import Engine
+    from leantrain.engines.local import LocalEngine, LocalExecutor
 
 __all__ = ["ENGINES", "Engine", "LocalEngine", "LocalExecutor", "make_engine"]
 
-
-def _flower() -> Engine:
-    from leantrain.engines.flower import FlowerEngine
-
-    return FlowerEngine()
-
-
-#: Engine name to a function building it.
-ENGINES: dict[str, Callable[[], Engine]] = {"local": LocalEngine, "flower": _flower}
+__getattr__, __dir__ = lazy_exports(
+    __name__, {"engine": ("Engine",), "local": ("LocalEngine", "LocalExecutor")}
+)
 
 
 def make_engine(name: str) -> Engine:
-    """Build the engine ``name``.
+    """Build the engine registered as ``name`` in :data:`ENGINES`.
 
     Raises:
-        KeyError: No engine of that name.
+        UnknownNameError: No engine of that name (a KeyError; the message lists the known ones).
     """
-    return ENGINES[name]()
+    return ENGINES.get(name)()

@@ -1,4 +1,4 @@
-"""Count-normalised masked averaging of (partial) client updates (SPEC 3).
+"""Count-normalised masked averaging of (partial) client updates (docs/runtime.md, 'Aggregation').
 
 Each state entry is averaged only over the clients that actually trained it, weighted by their
 sample counts; entries nobody trained keep their global value. The same rule covers full updates

@@ -3,6 +3,10 @@
 Only time and energy are simulated. The device walks its mini-batches; before each one its policy
 decides what to train (or to stop) from the device's own speed and remaining time, and the work is
 placed on the device's availability trace with the exact clock of :mod:`leantrain.fleet.clock`.
+
+The same runtime serves PACT's epochs (docs/pact-profile-execute.md, 'Execute'): a task with a
+:class:`~leantrain.fl.task.SampleSelection` trains one pass of the (possibly pruned) model over
+the selected samples, with no policy and no deadline.
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
+from leantrain.fl.optim import build_optimizer
 from leantrain.fl.policy import LocalProgress, PolicyContext, Stop, make_policy
+from leantrain.fl.samples import node_sample_indices
 from leantrain.fl.setup import FederatedSetup
-from leantrain.fl.task import ClientTask, ClientUpdate
+from leantrain.fl.task import NO_DATA, ClientTask, ClientUpdate, SampleSelection
 from leantrain.fleet import Device, device_energy, finish_time
+from leantrain.nn.state import clone_state
 from leantrain.nn.submodel import SlicedTrainer, TrainedMasks
 from leantrain.seeding import torch_generator
 
@@ -55,21 +62,27 @@ def run_local_update(
 ) -> ClientUpdate:
     """Run one device's local update for one round.
 
+    A task with :attr:`~leantrain.fl.task.ClientTask.samples` trains one pass over the selected
+    samples instead (:func:`_selected_pass`).
+
     Args:
         setup: The run's setup (the device, its data, the model and its cost).
         task: The server's instructions.
         global_state: The global model state sent by the server.
-        model: A scratch model of the right architecture to reuse; a new one is built if None.
+        model: A scratch model of the task's architecture (``task.model_level``) to reuse; a new
+            one is built if None.
 
     Returns:
         The device's update, with its simulated arrival time and energy.
 
     Raises:
         InjectedFault: When the task carries an injected ``exception`` fault.
+        ValueError: A task with selected samples names a policy other than ``full``, or a task
+            without them asks for a pruned model.
     """
     device = setup.device(task.device_index)
     training = setup.config.training
-    state_bytes = setup.state_bytes
+    state_bytes = setup.cost_at(task.model_level).state_bytes
     download_s = device.download_time(state_bytes)
     upload_s = device.upload_time(state_bytes)
     start = task.round_start_s + download_s
@@ -79,6 +92,12 @@ def run_local_update(
     if task.fault in ("timeout", "hang"):
         # The device hangs: it is busy until the server stops waiting, and never answers.
         return _unanswered(device, start, wait_end, download_s, "timeout", math.inf)
+    if task.samples is None and task.model_level != 0.0:
+        raise ValueError("only a task with selected samples trains a pruned model")
+    if model is None:
+        model = setup.build_model(task.model_level)
+    if task.samples is not None:
+        return _selected_pass(setup, task, task.samples, global_state, model)
 
     compute_deadline = (
         None if task.deadline_s is None else task.round_start_s + task.deadline_s - upload_s
@@ -98,16 +117,9 @@ def run_local_update(
     policy = make_policy(task.policy, task.options, context)
     flops_full = setup.full_cost.train_flops_per_sample
 
-    if model is None:
-        model = setup.build_model()
     model.load_state_dict(global_state)
     model.train()
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=training.lr,
-        momentum=training.momentum,
-        weight_decay=training.weight_decay,
-    )
+    optimizer = build_optimizer(model.parameters(), training)
 
     now = start
     samples = 0
@@ -158,7 +170,7 @@ def run_local_update(
         return _unanswered(device, start, busy_until, download_s, stop.reason, math.inf)
     if trained == 0:
         # Nothing fitted: the device says so at once, so the server need not wait for it.
-        reason = stop.reason if stop is not None else "no data"
+        reason = stop.reason if stop is not None else NO_DATA
         return _unanswered(device, start, now, download_s, reason, now - task.round_start_s)
     arrival = now + upload_s - task.round_start_s
     if arrival > task.wait_limit_s:
@@ -172,10 +184,8 @@ def run_local_update(
             math.inf,
             upload_s=min(upload_s, max(0.0, wait_end - now)),
         )
-    state = {key: value.detach().clone() for key, value in model.state_dict().items()}
-    if task.fault == "nan":
-        first_float = next(k for k, v in state.items() if v.is_floating_point())
-        state[first_float].view(-1)[0] = math.nan
+    state = clone_state(model.state_dict())
+    _inject_nan(task, state)
     return ClientUpdate(
         device=device.name,
         device_index=device.index,
@@ -189,6 +199,64 @@ def run_local_update(
         energy=device_energy(device, now - start, upload_s, download_s),
         extra=extra,
         selections=selections if trained_masks is not None else [],
+    )
+
+
+def _inject_nan(task: ClientTask, state: dict[str, torch.Tensor]) -> None:
+    """Apply an injected ``nan`` fault: the first float entry of the state becomes NaN."""
+    if task.fault == "nan":
+        first_float = next(k for k, v in state.items() if v.is_floating_point())
+        state[first_float].view(-1)[0] = math.nan
+
+
+def _selected_pass(
+    setup: FederatedSetup,
+    task: ClientTask,
+    selection: SampleSelection,
+    global_state: Mapping[str, torch.Tensor],
+    model: nn.Module,
+) -> ClientUpdate:
+    """One pass of the full (possibly pruned) model over the samples ``selection`` chooses.
+
+    The samples are :func:`~leantrain.fl.samples.node_sample_indices`, trained in that order, one
+    :func:`train_step` per mini-batch of the config's batch size, with a fresh optimiser
+    (docs/pact-profile-execute.md, 'Execute'). Time and energy are charged as for a round's
+    update: the model's state travels each way and the compute of the pruned model is placed on
+    the device's availability trace; the server has no deadline and waits. A device left with no
+    sample answers at once with a ``dropped`` update of reason :data:`~leantrain.fl.task.NO_DATA`.
+    """
+    if task.policy != "full":
+        raise ValueError(f"a task with selected samples trains the full model, not {task.policy!r}")
+    device = setup.device(task.device_index)
+    cost = setup.cost_at(task.model_level)
+    download_s = device.download_time(cost.state_bytes)
+    upload_s = device.upload_time(cost.state_bytes)
+    start = task.round_start_s + download_s
+    chosen = node_sample_indices(
+        setup, task.device_index, selection.fraction, selection.purpose, selection.epoch
+    )
+    if not len(chosen):
+        return _unanswered(device, start, start, download_s, NO_DATA, download_s)
+    data = setup.data.train.subset(chosen)
+    model.load_state_dict(global_state)
+    model.train()
+    optimizer = build_optimizer(model.parameters(), setup.config.training)
+    batches = torch.split(torch.arange(len(data)), setup.config.training.batch_size)
+    for batch in batches:
+        train_step(model, optimizer, data.x[batch], data.y[batch])
+    now = finish_time(device.trace, device.flops, start, len(data) * cost.train_flops_per_sample)
+    state = clone_state(model.state_dict())
+    _inject_nan(task, state)
+    return ClientUpdate(
+        device=device.name,
+        device_index=device.index,
+        status="ok",
+        state=state,
+        num_samples=len(data),
+        num_batches=len(batches),
+        arrival_s=now + upload_s - task.round_start_s,
+        compute_s=now - start,
+        energy=device_energy(device, now - start, upload_s, download_s),
     )
 
 

@@ -1,4 +1,9 @@
-"""Test-set evaluation of the global model."""
+"""Test-set evaluation of the global model.
+
+Every method's global model is evaluated as aggregated, BatchNorm running statistics included
+(the masked average of the devices' ones); nothing is recomputed at the server
+(docs/distreal.md, 'Batch normalisation at evaluation').
+"""
 
 from __future__ import annotations
 

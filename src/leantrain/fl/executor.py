@@ -1,7 +1,9 @@
 """Where local updates run: the seam between the round loop and an engine.
 
-The round loop only sees this interface; ``leantrain.engines`` implements it in-process (local) or
-on Flower. An executor never raises for a client's failure: it returns a ``failed`` update.
+The round loop and PACT's epochs (:mod:`leantrain.pact.epoch`) only see this interface; the
+in-process :class:`~leantrain.fl.inprocess.LocalExecutor` and the engines of ``leantrain.engines``
+(local, Flower) implement it (docs/runtime.md, 'Engines and executors'). An executor never raises
+for a client's failure: it returns a ``failed`` update.
 """
 
 from __future__ import annotations

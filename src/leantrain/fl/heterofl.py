@@ -1,83 +1,56 @@
-"""``heterofl``: HeteroFL (Diao et al., 2021), static nested widths per capability class (SPEC 3).
+"""``heterofl`` and ``heterofl-partial``: HeteroFL (Diao et al., 2021), nested widths
+(docs/distreal.md, 'The baselines').
 
-Each device class gets one width for the whole run: the widest uniform sub-model on the grid whose
-cost fits the class's capability (its FLOP/s times its mean availability over the run, relative to
-the reference device, whose full-model workload defines the deadline). A device trains the
-**first** k_l channels of every group, so the sub-models are nested, until its work is done or the
-deadline comes. The server averages each entry over the devices that held it.
+A device trains the **first** k_l channels of every group (one rate for all groups), so the
+sub-models are nested; the server averages each entry over the devices that held it.
 
-Static batch normalisation ("sBN", as in the paper): devices normalise with the statistics of each
-mini-batch and do not report running statistics, so the global model's running statistics are not
-averaged. Before each evaluation the server computes them afresh with the full model over a seeded
-sample of training data (cumulative averages), as the paper's sBN does after training.
+Two tiers:
+
+* ``heterofl`` (paper-style): the width is fixed at round start from what the device sees then,
+  the widest grid width whose cost fits its capability (class FLOP/s times its availability now,
+  against the deadline); it trains its whole workload and a device that misses the deadline is
+  dropped.
+* ``heterofl-partial`` (strengthened): one width per device class for the whole run, from the
+  class's configured capability (FLOP/s × the trace's configured mean availability × the compute
+  time the deadline leaves; :func:`~leantrain.fl.submodels.class_capabilities`); the device stops
+  at the deadline and sends what it trained.
+
+Batch normalisation: as every method, the global model's running statistics are the masked
+average of the devices' ones and are evaluated as aggregated (docs/distreal.md, 'Batch
+normalisation at evaluation'); the paper's server-side recomputation (sBN) would need training
+data at the server, which no other method has.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
-import torch
-
-from leantrain.fl.aggregate import WeightedUpdate, masked_average
 from leantrain.fl.setup import FederatedSetup
-from leantrain.fl.strategy import Instruction, Strategy, register_strategy
-from leantrain.fl.submodels import class_capabilities, uniform_rate_within
-from leantrain.fl.task import ClientUpdate
+from leantrain.fl.strategy import Instruction, Strategy
+from leantrain.fl.submodels import (
+    Overrun,
+    class_capabilities,
+    round_capability,
+    uniform_rate_within,
+)
 from leantrain.fleet import Device
 from leantrain.nn.submodel import first_keep
-from leantrain.seeding import torch_generator
 
-__all__ = ["STATIC_BN_SAMPLES", "HeteroFL", "static_batch_norm"]
-
-#: Training samples the server passes through the model to compute sBN statistics.
-STATIC_BN_SAMPLES = 2048
-
-_RUNNING = (".running_mean", ".running_var")
+__all__ = ["HeteroFL", "HeteroFLPartial"]
 
 
-def static_batch_norm(
-    setup: FederatedSetup, state: Mapping[str, torch.Tensor], samples: int = STATIC_BN_SAMPLES
-) -> dict[str, torch.Tensor]:
-    """``state`` with every BatchNorm's running statistics recomputed over a seeded sample of
-    training data (cumulative averages, the full model in training mode)."""
-    model = setup.build_model()
-    model.load_state_dict(state)
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        return dict(state)
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None  # cumulative moving average over the pass
-    train = setup.data.train
-    count = min(samples, len(train))
-    order = torch.randperm(len(train), generator=torch_generator(setup.config.seed, "sbn"))[:count]
-    model.train()
-    with torch.no_grad():
-        for batch in torch.split(order, 256):
-            model(train.x[batch])
-    return {key: value.detach().clone() for key, value in model.state_dict().items()}
-
-
-@register_strategy("heterofl")
 class HeteroFL(Strategy):
-    """Static nested widths per capability class, masked averaging, static BatchNorm."""
+    """Nested widths sized per device at round start; a device that misses T is dropped."""
 
-    def __init__(self, setup: FederatedSetup) -> None:
-        super().__init__(setup)
-        self._rates: dict[str, float] | None = None
+    name = "heterofl"
+    overrun: ClassVar[Overrun] = "drop"
 
-    @property
-    def class_rates(self) -> dict[str, float]:
-        """The dropout rate of each device class (computed once)."""
-        if self._rates is None:
-            self._rates = {
-                name: uniform_rate_within(self.setup, capability)
-                for name, capability in class_capabilities(self.setup).items()
-            }
-        return self._rates
+    def rate(self, device: Device, round_start_s: float) -> float:
+        """The dropout rate ``device`` trains at in the round starting at ``round_start_s``."""
+        return uniform_rate_within(self.setup, round_capability(self.setup, device, round_start_s))
 
     def instruct(self, round_index: int, device: Device, round_start_s: float) -> Instruction:
-        rate = self.class_rates[device.device_class]
+        rate = self.rate(device, round_start_s)
         groups = self.setup.channel_groups
         counts = groups.keep_counts([rate] * len(groups))
         keep = first_keep(groups, counts)
@@ -87,27 +60,31 @@ class HeteroFL(Strategy):
                 "keep": {name: [int(i) for i in indices] for name, indices in keep.items()},
                 "cost": self.setup.submodel_cost.ratio(counts),
                 "rate": rate,
+                "overrun": self.overrun,
             },
         )
 
-    def aggregate(
-        self,
-        round_index: int,
-        global_state: Mapping[str, torch.Tensor],
-        updates: Sequence[ClientUpdate],
-    ) -> dict[str, torch.Tensor]:
-        """Masked average of everything but the BatchNorm running statistics (sBN)."""
-        untracked = {
-            key: torch.zeros(value.shape, dtype=torch.bool)
-            for key, value in global_state.items()
-            if key.endswith(_RUNNING)
-        }
-        weighted = [
-            WeightedUpdate(u.state, float(u.num_samples), {**(u.masks or {}), **untracked})
-            for u in updates
-            if u.state is not None
-        ]
-        return masked_average(global_state, weighted)
 
-    def evaluation_state(self, state: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
-        return static_batch_norm(self.setup, state)
+class HeteroFLPartial(HeteroFL):
+    """Static nested widths per device class from its configured capability; devices stop at
+    the deadline and send what they trained."""
+
+    name = "heterofl-partial"
+    overrun: ClassVar[Overrun] = "partial"
+
+    def __init__(self, setup: FederatedSetup) -> None:
+        super().__init__(setup)
+        self._rates: dict[str, float] | None = None
+
+    @property
+    def class_rates(self) -> dict[str, float]:
+        """The dropout rate of each device class (computed once, from the config only)."""
+        if self._rates is None:
+            self._rates = {
+                name: uniform_rate_within(self.setup, capability)
+                for name, capability in class_capabilities(self.setup).items()
+            }
+        return self._rates
+
+    def rate(self, device: Device, round_start_s: float) -> float:
+        return self.class_rates[device.device_class]

@@ -18,7 +18,7 @@ from leantrain.fl.setup import FederatedSetup
 from leantrain.fleet import Device, finish_time
 from leantrain.nn.groups import ChannelGroups
 from leantrain.nn.submodel import SubModelCost
-from leantrain.registry import registrar
+from leantrain.registry import POLICIES
 
 __all__ = [
     "POLICIES",
@@ -31,7 +31,6 @@ __all__ = [
     "PolicyContext",
     "Stop",
     "make_policy",
-    "register_policy",
 ]
 
 
@@ -140,31 +139,24 @@ class LocalPolicy(ABC):
         """The decision for mini-batch ``progress.batch``."""
 
 
-POLICIES: dict[str, type[LocalPolicy]] = {}
-
-
-#: Class decorator ``@register_policy("name")`` adding a policy to :data:`POLICIES`.
-register_policy = registrar(POLICIES)
-
-
 def make_policy(name: str, options: Mapping[str, Any], context: PolicyContext) -> LocalPolicy:
     """Build the policy ``name`` with ``options``.
 
     Raises:
-        KeyError: No policy of that name is registered.
+        UnknownNameError: No policy of that name is registered (a KeyError).
     """
-    return POLICIES[name](options, context)
+    return POLICIES.get(name)(options, context)
 
 
-@register_policy("full")
 class FullPolicy(LocalPolicy):
     """Train the full model on the whole workload, however long it takes (FedAvg)."""
+
+    name = "full"
 
     def decide(self, progress: LocalProgress) -> BatchDecision | Stop:
         return BatchDecision(progress.full_flops_per_sample)
 
 
-@register_policy("drop")
 class DropPolicy(LocalPolicy):
     """Train the full model on the whole workload; a device that misses the deadline is dropped.
 
@@ -172,6 +164,8 @@ class DropPolicy(LocalPolicy):
     the deadline. The simulation skips the real training of such a device: its result would be
     discarded anyway, and nothing else depends on it.
     """
+
+    name = "drop"
 
     def decide(self, progress: LocalProgress) -> BatchDecision | Stop:
         if progress.batch == 0 and progress.compute_deadline_s is not None:
@@ -181,9 +175,10 @@ class DropPolicy(LocalPolicy):
         return BatchDecision(progress.full_flops_per_sample)
 
 
-@register_policy("partial")
 class PartialPolicy(LocalPolicy):
     """Train the full model until the next mini-batch would miss the deadline, then send."""
+
+    name = "partial"
 
     def decide(self, progress: LocalProgress) -> BatchDecision | Stop:
         if progress.compute_deadline_s is not None:

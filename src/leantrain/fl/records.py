@@ -1,19 +1,17 @@
-"""Results of a federated run as dataclasses, and their on-disk form (SPEC 7.2).
+"""Results of a federated run as dataclasses: per round and per run (docs/world-model.md,
+'The run directory').
 
-``rounds.jsonl`` holds one :class:`RoundRecord` per line; ``summary.json`` maps each strategy name
-to a :class:`RunSummary`.
+Their on-disk form (``rounds.jsonl``, ``summary.json``) is written and read through the pydantic
+models of :mod:`leantrain.fl.run_files`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
 
-__all__ = ["RoundRecord", "RunSummary", "read_rounds", "summarise"]
+__all__ = ["RoundRecord", "RunSummary", "summarise"]
 
 
 @dataclass(frozen=True)
@@ -54,23 +52,6 @@ class RoundRecord:
     extra: dict[str, float] = field(default_factory=dict)
     selections: dict[str, list[list[float]]] = field(default_factory=dict)
 
-    def to_json(self, *, selections: bool = True) -> str:
-        """The record as one JSON line; ``rounds.jsonl`` leaves out the selections."""
-        data = asdict(self)
-        if not selections:
-            del data["selections"]
-        return json.dumps(data, sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RoundRecord:
-        """Rebuild a record from its JSON form."""
-        return cls(**data)
-
-    @classmethod
-    def from_json(cls, line: str) -> RoundRecord:
-        """Rebuild a record from one line of ``rounds.jsonl``."""
-        return cls.from_dict(json.loads(line))
-
 
 @dataclass(frozen=True)
 class RunSummary:
@@ -89,10 +70,6 @@ class RunSummary:
     total_energy_j: float
     sim_time_s: float
     wall_time_s: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form of the summary."""
-        return asdict(self)
 
 
 def summarise(
@@ -115,9 +92,3 @@ def summarise(
         sim_time_s=records[-1].sim_time_s if records else 0.0,
         wall_time_s=wall_time_s,
     )
-
-
-def read_rounds(path: Path) -> list[RoundRecord]:
-    """Read a ``rounds.jsonl`` file."""
-    with path.open(encoding="utf-8") as lines:
-        return [RoundRecord.from_dict(json.loads(line)) for line in lines if line.strip()]

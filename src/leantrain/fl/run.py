@@ -6,7 +6,6 @@ engine.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from leantrain.errors import InputError
 from leantrain.fl.evaluate import Evaluator
 from leantrain.fl.executor import ClientExecutor
 from leantrain.fl.records import RunSummary, summarise
+from leantrain.fl.run_files import summary_text
 from leantrain.fl.setup import FederatedSetup
 from leantrain.fl.store import RunStore
 from leantrain.fl.strategy import STRATEGIES, RoundCallback, make_strategy
@@ -69,5 +69,4 @@ def write_config(directory: Path, setup: FederatedSetup) -> Path:
 
 def write_summary(directory: Path, summaries: Sequence[RunSummary]) -> Path:
     """Write ``summary.json``: strategy name to its summary."""
-    payload = {s.strategy: s.to_dict() for s in summaries}
-    return atomic_write_text(directory / "summary.json", json.dumps(payload, indent=2) + "\n")
+    return atomic_write_text(directory / "summary.json", summary_text(summaries))

@@ -52,13 +52,41 @@ class FederatedSetup:
     deadline_s: float
     timeout_s: float
 
-    def build_model(self) -> nn.Module:
-        """A fresh model with the run's deterministic initial weights."""
+    def build_model(self, level: float = 0.0) -> nn.Module:
+        """A fresh model with the run's deterministic initial weights, pruned to ``level``.
+
+        At ``level`` > 0 the initial model is pruned with
+        :func:`~leantrain.nn.pruning.prune_model`: the architecture of any model pruned to that
+        level, which a client loads the global weights into (docs/pact-profile-execute.md,
+        'Execute').
+
+        Raises:
+            ValueError: ``level`` is outside [0, 1).
+        """
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(stream_seed(self.config.seed, "init"))
-            return build_model(
+            model = build_model(
                 self.config.model.name, self.data.train.input_shape, self.data.train.num_classes
             )
+        if level != 0.0:
+            from leantrain.nn.pruning import prunable_widths, prune_model
+
+            prune_model(model, level, prunable_widths(model), self.data.train.input_shape)
+        return model
+
+    def cost_at(self, level: float) -> ModelCost:
+        """Training cost of the model pruned to ``level`` (:attr:`full_cost` at 0; measured once
+        per level)."""
+        if level == 0.0:
+            return self.full_cost
+        costs = self._level_costs
+        if level not in costs:
+            costs[level] = model_cost(self.build_model(level), self.data.train.input_shape)
+        return costs[level]
+
+    @cached_property
+    def _level_costs(self) -> dict[float, ModelCost]:
+        return {}
 
     def local_data(self, device_index: int) -> ArrayDataset:
         """The training samples held by device ``device_index``."""

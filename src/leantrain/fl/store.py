@@ -1,4 +1,5 @@
-"""The run directory: per-round checkpoints and ``rounds.jsonl``, written atomically (SPEC 7.2).
+"""The run directory: per-round checkpoints and ``rounds.jsonl``, written atomically
+(docs/world-model.md, 'The run directory').
 
 A checkpoint holds everything needed to resume: the global state, the clock, the energy spent,
 the strategy's own state and every round record so far. ``rounds.jsonl`` is rewritten from the
@@ -7,16 +8,19 @@ same records after each checkpoint, so the two never disagree after a resume.
 
 from __future__ import annotations
 
-import json
+import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import ValidationError
 
 from leantrain.errors import InputError
+from leantrain.files import input_error
 from leantrain.fl.records import RoundRecord
+from leantrain.fl.run_files import CheckpointFile, RoundLine, rounds_text, selections_text
 from leantrain.io import atomic_torch_save, atomic_write_text
 
 __all__ = ["RunState", "RunStore"]
@@ -76,28 +80,20 @@ class RunStore:
 
     def save(self, state: RunState) -> None:
         """Checkpoint ``state`` and rewrite ``rounds.jsonl`` to match it."""
-        payload = {
-            "round": state.round,
-            "sim_time_s": state.sim_time_s,
-            "cumulative_energy_j": state.cumulative_energy_j,
-            "global_state": state.global_state,
-            "records": [record.to_json() for record in state.records],
-            "strategy_state": state.strategy_state,
-            "wall_time_s": state.wall_time_s,
-        }
-        atomic_torch_save(self.checkpoint_dir / f"round_{state.round:05d}.pt", payload)
-        atomic_write_text(
-            self.rounds_path, "".join(r.to_json(selections=False) + "\n" for r in state.records)
+        checkpoint = CheckpointFile(
+            round=state.round,
+            sim_time_s=state.sim_time_s,
+            cumulative_energy_j=state.cumulative_energy_j,
+            global_state=state.global_state,
+            records=[RoundLine.of(record).line() for record in state.records],
+            strategy_state=state.strategy_state,
+            wall_time_s=state.wall_time_s,
         )
-        logged = [r for r in state.records if r.selections]
-        if logged:
-            atomic_write_text(
-                self.selections_path,
-                "".join(
-                    json.dumps({"round": r.round, "devices": r.selections}, sort_keys=True) + "\n"
-                    for r in logged
-                ),
-            )
+        # dict(model) keeps the tensors themselves (model_dump would try to serialise them).
+        atomic_torch_save(self.checkpoint_dir / f"round_{state.round:05d}.pt", dict(checkpoint))
+        atomic_write_text(self.rounds_path, rounds_text(state.records))
+        if any(r.selections for r in state.records):
+            atomic_write_text(self.selections_path, selections_text(state.records))
         for old in self._checkpoints()[: -self.keep_checkpoints]:
             old.unlink(missing_ok=True)
 
@@ -105,7 +101,7 @@ class RunStore:
         """The newest checkpoint's state, or None when the directory holds none.
 
         Raises:
-            InputError: The newest checkpoint cannot be read.
+            InputError: The newest checkpoint cannot be read or does not hold a run's state.
         """
         checkpoints = self._checkpoints()
         if not checkpoints:
@@ -113,17 +109,30 @@ class RunStore:
         path = checkpoints[-1]
         try:
             payload = torch.load(path, weights_only=False)
-            return RunState(
-                round=int(payload["round"]),
-                sim_time_s=float(payload["sim_time_s"]),
-                cumulative_energy_j=float(payload["cumulative_energy_j"]),
-                global_state=dict(payload["global_state"]),
-                records=[RoundRecord.from_json(line) for line in payload["records"]],
-                strategy_state=dict(payload["strategy_state"]),
-                wall_time_s=float(payload["wall_time_s"]),
-            )
-        except (OSError, KeyError, TypeError, ValueError, RuntimeError) as error:
+        except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as error:
             raise InputError(path, "<checkpoint>", f"cannot resume from it: {error}") from None
+        try:
+            checkpoint = CheckpointFile.model_validate(payload, strict=True)
+        except ValidationError as error:
+            raise input_error(error, path) from None
+        for name, value in checkpoint.global_state.items():
+            if not isinstance(value, torch.Tensor):
+                raise InputError(path, f"global_state.{name}", "must be a tensor")
+        records: list[RoundRecord] = []
+        for index, line in enumerate(checkpoint.records):
+            try:
+                records.append(RoundLine.model_validate_json(line, strict=True).record())
+            except ValidationError as error:
+                raise input_error(error, path, f"records[{index}]") from None
+        return RunState(
+            round=checkpoint.round,
+            sim_time_s=checkpoint.sim_time_s,
+            cumulative_energy_j=checkpoint.cumulative_energy_j,
+            global_state=dict(checkpoint.global_state),
+            records=records,
+            strategy_state=dict(checkpoint.strategy_state),
+            wall_time_s=checkpoint.wall_time_s,
+        )
 
     def _checkpoints(self) -> list[Path]:
         if not self.checkpoint_dir.is_dir():

@@ -1,4 +1,4 @@
-"""The strategy interface and the synchronous round loop (SPEC 3).
+"""The strategy interface and the synchronous round loop (docs/runtime.md, 'The round loop').
 
 :meth:`Strategy.start` is the template method: select devices, configure each, run the local
 updates on an executor, screen and aggregate the updates, evaluate, record and checkpoint. A
@@ -26,7 +26,7 @@ from leantrain.fl.setup import FederatedSetup
 from leantrain.fl.store import RunState, RunStore
 from leantrain.fl.task import ClientTask, ClientUpdate
 from leantrain.fleet import Device
-from leantrain.registry import registrar
+from leantrain.registry import STRATEGIES
 from leantrain.seeding import numpy_rng
 
 __all__ = [
@@ -35,7 +35,6 @@ __all__ = [
     "RoundCallback",
     "Strategy",
     "make_strategy",
-    "register_strategy",
 ]
 
 Evaluate = Callable[[Mapping[str, torch.Tensor]], tuple[float, float]]
@@ -57,7 +56,7 @@ class Strategy(ABC):
         setup: The run's setup.
 
     Attributes:
-        name: The registry name (set by :func:`register_strategy`).
+        name: The registry name (a class attribute; see :data:`~leantrain.registry.STRATEGIES`).
         has_deadline: Whether rounds end at the deadline T (otherwise they wait for every device,
             up to the setup's timeout for devices that never answer).
     """
@@ -247,17 +246,10 @@ def _mean_extras(updates: Sequence[ClientUpdate]) -> dict[str, float]:
     }
 
 
-STRATEGIES: dict[str, type[Strategy]] = {}
-
-
-#: Class decorator ``@register_strategy("name")`` adding a strategy to :data:`STRATEGIES`.
-register_strategy = registrar(STRATEGIES)
-
-
 def make_strategy(name: str, setup: FederatedSetup) -> Strategy:
-    """Build the registered strategy ``name``.
+    """Build the strategy registered as ``name`` in :data:`~leantrain.registry.STRATEGIES`.
 
     Raises:
-        KeyError: No strategy of that name is registered.
+        UnknownNameError: No strategy of that name is registered (a KeyError).
     """
-    return STRATEGIES[name](setup)
+    return STRATEGIES.get(name)(setup)

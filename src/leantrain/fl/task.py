@@ -14,9 +14,32 @@ import torch
 
 from leantrain.fleet import EnergyBreakdown
 
-__all__ = ["ClientTask", "ClientUpdate", "UpdateStatus"]
+__all__ = ["NO_DATA", "ClientTask", "ClientUpdate", "SampleSelection", "UpdateStatus"]
 
 UpdateStatus = Literal["ok", "dropped", "failed"]
+
+#: The reason of a ``dropped`` update from a device that had no sample to train on.
+NO_DATA = "no data"
+
+
+@dataclass(frozen=True)
+class SampleSelection:
+    """A task that trains one pass over a seeded share of the device's partition (a PACT epoch).
+
+    The device trains the first ⌊f·d + ½⌋ samples of a permutation of its d samples drawn from
+    the stream ``(seed, purpose, epoch, device)``, in that order, one SGD step per mini-batch of
+    the config's batch size, with a fresh optimiser and no deadline
+    (docs/pact-profile-execute.md, 'Execute').
+
+    Attributes:
+        fraction: Share f of the partition, in [0, 1].
+        purpose: The random stream of the choice (``pact-execute``, ``pact-profile``).
+        epoch: The epoch index (a fresh subset per epoch).
+    """
+
+    fraction: float
+    purpose: str
+    epoch: int
 
 
 @dataclass(frozen=True)
@@ -33,6 +56,11 @@ class ClientTask:
         policy: Name of the local step policy (see :mod:`leantrain.fl.policy`).
         options: Policy options (JSON-serialisable).
         fault: An injected fault kind (``exception``, ``nan``, ``timeout``) or None.
+        samples: When set, the device trains one pass over these samples of its partition with
+            the full model (policy ``full``) instead of the round's local epochs.
+        model_level: Pruning ratio ρ of the architecture the global state belongs to (0: the
+            full model); the client builds that architecture
+            (:meth:`~leantrain.fl.setup.FederatedSetup.build_model`).
     """
 
     round: int
@@ -43,6 +71,8 @@ class ClientTask:
     policy: str
     options: dict[str, Any] = field(default_factory=dict)
     fault: str | None = None
+    samples: SampleSelection | None = None
+    model_level: float = 0.0
 
 
 @dataclass(frozen=True)

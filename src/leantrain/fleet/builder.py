@@ -1,4 +1,4 @@
-"""Build the simulated fleet from its config (SPEC 2)."""
+"""Build the simulated fleet from its config (docs/world-model.md, 'Devices')."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 
 from leantrain.config import FleetConfig
 from leantrain.errors import InputError
+from leantrain.fleet.constant_trace import ConstantTrace
 from leantrain.fleet.device import Device
-from leantrain.fleet.trace import ConstantTrace, CsvTable, build_trace
+from leantrain.fleet.trace_builder import build_trace
+from leantrain.fleet.trace_file import CsvTable
 
 __all__ = ["Fleet", "build_fleet"]
 

@@ -2,7 +2,8 @@
 
 Work that spans a change of availability is split exactly: the clock walks the trace's segments,
 takes each whole segment's work, and solves for the finish time inside the last one, so the result
-is exact up to float rounding, however many changes the work spans (SPEC 2).
+is exact up to float rounding, however many changes the work spans
+(docs/world-model.md, 'The simulated clock').
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""A simulated device: its capabilities and its availability trace (SPEC 2)."""
+"""A simulated device: its capabilities and its availability trace
+(docs/world-model.md, 'Devices')."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Device energy: power × time for computing, sending and receiving (SPEC 2)."""
+"""Device energy: power × time for computing, sending and receiving
+(docs/world-model.md, 'Energy')."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def device_energy(
     """Energy ``device`` spends computing, uploading and downloading for the given times.
 
     ``power_w × compute_s + tx_power_w × upload_s + rx_power_w × download_s``; the receive power
-    is optional in the SPEC and defaults to 0 in the config.
+    is optional and defaults to 0 in the config (docs/world-model.md, 'Energy').
 
     Args:
         device: The device.

@@ -1,4 +1,5 @@
-"""Per-layer training cost of a PyTorch model: FLOPs, bytes and memory (SPEC 2).
+"""Per-layer training cost of a PyTorch model: FLOPs, bytes and memory
+(docs/world-model.md, 'The cost of work').
 
 Conventions, chosen so that the closed form equals what
 :class:`torch.utils.flop_counter.FlopCounterMode` counts for one real training step:

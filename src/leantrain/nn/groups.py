@@ -1,4 +1,5 @@
-"""Channel groups: the conv output channels that can be dropped together (SPEC 4).
+"""Channel groups: the conv output channels that can be dropped together
+(docs/distreal.md, 'Channel groups').
 
 A group is one convolution's output channels together with every tensor that is indexed by them:
 the convolution's own weight (and bias) along dim 0, the BatchNorm that follows it (weight, bias

@@ -6,9 +6,11 @@ stable and later code (channel groups, slicing, structured pruning) can address 
 Convolutions are followed by batch normalisation and therefore carry no bias of their own. Given
 ``torch.manual_seed``, construction is deterministic.
 
-Registered names:
+Registered names (in :data:`~leantrain.registry.MODELS`, which imports this module on first use):
 
 * ``mnist-cnn``: LeNet-style CNN for 1×28×28 images (MNIST, FEMNIST).
+* ``mnist-cnn-wide``: the same CNN with 32/64 filters, to see whether random filter dropout hurts
+  less on wider layers (docs/distreal.md, 'The baselines').
 * ``digits-cnn``: a small CNN for scikit-learn's 1×8×8 digits.
 * ``resnet8``, ``resnet14``, ``resnet20``: the CIFAR ResNets of He et al. (depth 6n + 2).
 """
@@ -21,6 +23,7 @@ import torch
 from torch import nn
 
 from leantrain.errors import InputError
+from leantrain.registry import MODELS
 
 __all__ = [
     "MODELS",
@@ -30,43 +33,21 @@ __all__ = [
     "MnistCNN",
     "ModelFactory",
     "build_model",
-    "register_model",
+    "mnist_cnn_wide",
+    "resnet8",
+    "resnet14",
+    "resnet20",
 ]
 
 ModelFactory = Callable[[tuple[int, int, int], int], nn.Module]
 """Builds a model from the input shape ``(C, H, W)`` and the number of classes."""
-
-MODELS: dict[str, ModelFactory] = {}
-"""Registry of model factories by name, filled by :func:`register_model`."""
-
-
-def register_model(name: str) -> Callable[[ModelFactory], ModelFactory]:
-    """Decorator that adds a model factory to :data:`MODELS` under ``name``.
-
-    Args:
-        name: The name users write in a config (``model.name``).
-
-    Returns:
-        A decorator that registers the factory and returns it unchanged.
-
-    Raises:
-        ValueError: If ``name`` is already registered.
-    """
-
-    def decorator(factory: ModelFactory) -> ModelFactory:
-        if name in MODELS:
-            raise ValueError(f"model {name!r} is already registered")
-        MODELS[name] = factory
-        return factory
-
-    return decorator
 
 
 def build_model(name: str, input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
     """Build a registered model.
 
     Args:
-        name: A key of :data:`MODELS`.
+        name: A name in :data:`~leantrain.registry.MODELS`.
         input_shape: Shape of one input sample, ``(channels, height, width)``.
         num_classes: Number of output classes (logits).
 
@@ -76,10 +57,10 @@ def build_model(name: str, input_shape: tuple[int, int, int], num_classes: int) 
     Raises:
         InputError: If the name is unknown, or the shape or class count is unusable.
     """
-    factory = MODELS.get(name)
-    if factory is None:
-        known = ", ".join(sorted(MODELS))
+    if name not in MODELS:
+        known = ", ".join(MODELS.names())
         raise InputError(None, "model.name", f"unknown model {name!r}; known: {known}")
+    factory = MODELS.get(name)
     if len(input_shape) != 3 or any(int(size) < 1 for size in input_shape):
         raise InputError(
             None, "model.input_shape", f"expected three positive sizes (C, H, W), got {input_shape}"
@@ -165,6 +146,12 @@ class MnistCNN(nn.Module):
         """Logits for a batch ``x`` of shape ``(N, C, H, W)``."""
         out: torch.Tensor = self.classifier(self.features(x))
         return out
+
+
+def mnist_cnn_wide(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    """:class:`MnistCNN` with 32 and 64 filters (twice the registered ``mnist-cnn``) and a
+    128-wide hidden layer."""
+    return MnistCNN(input_shape, num_classes, widths=(32, 64), hidden=128)
 
 
 class DigitsCNN(nn.Module):
@@ -295,26 +282,16 @@ class CifarResNet(nn.Module):
         return logits
 
 
-@register_model("mnist-cnn")
-def _mnist_cnn(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
-    return MnistCNN(input_shape, num_classes)
-
-
-@register_model("digits-cnn")
-def _digits_cnn(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
-    return DigitsCNN(input_shape, num_classes)
-
-
-@register_model("resnet8")
-def _resnet8(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+def resnet8(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    """ResNet-8: one basic block per stage (model ``resnet8``)."""
     return CifarResNet(input_shape, num_classes, blocks_per_stage=1)
 
 
-@register_model("resnet14")
-def _resnet14(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+def resnet14(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    """ResNet-14: two basic blocks per stage (model ``resnet14``)."""
     return CifarResNet(input_shape, num_classes, blocks_per_stage=2)
 
 
-@register_model("resnet20")
-def _resnet20(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+def resnet20(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+    """ResNet-20: three basic blocks per stage (model ``resnet20``)."""
     return CifarResNet(input_shape, num_classes, blocks_per_stage=3)

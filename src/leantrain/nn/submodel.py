@@ -1,12 +1,14 @@
-"""Sub-networks of kept channels: their cost, and one SGD step on them (SPEC 4).
+"""Sub-networks of kept channels: their cost, and one SGD step on them
+(docs/distreal.md, 'Sliced execution').
 
 :class:`SlicedTrainer` trains one mini-batch on a **physically smaller dense sub-network**: every
 tensor indexed by a channel group is sliced to the kept channels (``W[kept_out][:, kept_in]``), the
 forward and backward run on the small tensors through :func:`torch.func.functional_call`, and the
 updated slices are scattered back into the full model. The optimizer's momentum buffers stay
 full-size and only their kept entries change; BatchNorm statistics of dropped channels are never
-touched. :func:`masked_step` is the independent oracle: the full network with the dropped channels
-zeroed, a plain ``torch.optim.SGD`` step, and every dropped entry restored afterwards.
+touched. The tests check it against an independent masked oracle (``tests/nn/masked_oracle.py``):
+the full network with the dropped channels zeroed, a plain ``torch.optim.SGD`` step, and every
+dropped entry restored afterwards.
 
 Optional output scaling multiplies each kept channel by C_l / k_l where it is read (inverted
 dropout), so that the full model sees activations of the same expected size at evaluation.
@@ -30,7 +32,6 @@ __all__ = [
     "SubModelCost",
     "TrainedMasks",
     "first_keep",
-    "masked_step",
     "random_keep",
 ]
 
@@ -301,64 +302,6 @@ def _entry_masks(
             previous = masks.get(piece.key)
             masks[piece.key] = mask.clone() if previous is None else previous & mask
     return masks
-
-
-def masked_step(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    inputs: torch.Tensor,
-    targets: torch.Tensor,
-    groups: ChannelGroups,
-    keep: Keep,
-    *,
-    scale_outputs: bool,
-) -> float:
-    """The test oracle for :meth:`SlicedTrainer.step`: a masked full-size step.
-
-    Dropped channels are zeroed where they are read (the reading weights are multiplied by the
-    0/1 channel mask, and by C_l / k_l with output scaling), a plain optimizer step runs on the
-    full model, and every entry outside the sub-network (weights, BatchNorm statistics, momentum)
-    is then restored to its value before the step.
-    """
-    state = model.state_dict()
-    masks = _entry_masks(state, groups, keep)
-    params = dict(model.named_parameters())
-    before = {key: state[key].detach().clone() for key in masks}
-    momentum_before = {
-        key: (
-            None
-            if optimizer.state[params[key]].get("momentum_buffer") is None
-            else optimizer.state[params[key]]["momentum_buffer"].clone()
-        )
-        for key in masks
-        if key in params
-    }
-    read_masks: dict[str, torch.Tensor] = {}
-    for group in groups.groups:
-        if group.name not in keep:
-            continue
-        factor = group.channels / len(keep[group.name]) if scale_outputs else 1.0
-        for piece in group.slices:
-            if piece.reads:
-                along = torch.zeros(state[piece.key].shape[piece.dim])
-                along[piece.indices(keep[group.name])] = factor
-                shape = [1] * state[piece.key].dim()
-                shape[piece.dim] = -1
-                read_masks[piece.key] = along.view(shape)
-    used = {key: params[key] * read_masks[key] for key in read_masks}
-    optimizer.zero_grad(set_to_none=True)
-    loss = nn.functional.cross_entropy(functional_call(model, used, (inputs,)), targets)
-    loss.backward()  # type: ignore[no-untyped-call]
-    optimizer.step()
-    with torch.no_grad():
-        for key, mask in masks.items():
-            state[key][~mask] = before[key][~mask]
-            if key in momentum_before:
-                buffer = optimizer.state[params[key]].get("momentum_buffer")
-                if buffer is not None:
-                    old = momentum_before[key]
-                    buffer[~mask] = 0.0 if old is None else old[~mask]
-    return float(loss.detach())
 
 
 class TrainedMasks:

@@ -1,22 +1,20 @@
-"""PACT (SPEC 5): energy-minimal joint planning of pruning, node and data selection."""
+"""PACT (docs/pact.md): energy-minimal joint planning of pruning, node and data selection.
+
+Solvers are found by name through :data:`SOLVERS` (:mod:`leantrain.registry`); every name here is
+imported on first use, and none of the planner's modules imports torch."""
 
 from __future__ import annotations
 
-# Importing the solver modules registers every solver under its --solver name.
-from leantrain.pact import baselines as _baselines  # noqa: F401
-from leantrain.pact import dp as _dp  # noqa: F401
-from leantrain.pact import exact as _exact  # noqa: F401
-from leantrain.pact.plan import (
-    Decision,
-    EpochFigures,
-    Plan,
-    decisions_of,
-    evaluate,
-    read_plan,
-)
-from leantrain.pact.predictor import Curve, LossPredictor
-from leantrain.pact.problem import Problem, load_problem, parse_problem
-from leantrain.pact.solver import DEFAULT_EPSILON, SOLVERS, Solver, make_solver, register_solver
+from typing import TYPE_CHECKING
+
+from leantrain.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from leantrain.pact.plan import Decision, EpochFigures, Plan, decisions_of, evaluate, read_plan
+    from leantrain.pact.predictor import Curve, LossPredictor
+    from leantrain.pact.problem import Problem, load_problem, parse_problem
+    from leantrain.pact.solver import DEFAULT_EPSILON, Solver, make_solver
+    from leantrain.registry import SOLVERS
 
 __all__ = [
     "DEFAULT_EPSILON",
@@ -34,5 +32,15 @@ __all__ = [
     "make_solver",
     "parse_problem",
     "read_plan",
-    "register_solver",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "leantrain.registry": ["SOLVERS"],
+        "plan": ["Decision", "EpochFigures", "Plan", "decisions_of", "evaluate", "read_plan"],
+        "predictor": ["Curve", "LossPredictor"],
+        "problem": ["Problem", "load_problem", "parse_problem"],
+        "solver": ["DEFAULT_EPSILON", "Solver", "make_solver"],
+    },
+)

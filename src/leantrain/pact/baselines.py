@@ -1,5 +1,5 @@
-"""The baselines PACT is compared with (SPEC 5): ``full``, ``prune-first``, ``greedy`` and
-``no-prune``.
+"""The baselines PACT is compared with (docs/pact.md, 'The solvers'): ``full``,
+``prune-first``, ``greedy`` and ``no-prune``.
 
 Every baseline is a :class:`~leantrain.pact.solver.Solver`: its :meth:`search` returns decisions
 that :func:`~leantrain.pact.plan.evaluate` accepts and that meet the loss target by the deadline
@@ -36,11 +36,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-import leantrain.pact.dp  # noqa: F401  (registers "pact", which no-prune runs)
+from leantrain.pact.dp import PactSolver
 from leantrain.pact.plan import Decision, effective_samples, epoch_time, node_energy, node_time
 from leantrain.pact.predictor import LossPredictor
 from leantrain.pact.problem import NodeSection, Problem
-from leantrain.pact.solver import Solver, make_solver, register_solver
+from leantrain.pact.solver import Solver
 
 __all__ = [
     "SIMULATED",
@@ -93,9 +93,10 @@ def _all_at_largest(problem: Problem, level: int) -> Decision | None:
     return Decision(level, {n.name: largest for n in nodes})
 
 
-@register_solver("full")
 class Full(Solver):
     """No pruning: every eligible node with its largest fraction until the target is met."""
+
+    name = "full"
 
     def search(self, problem: Problem) -> list[Decision] | None:
         """The repeated all-nodes epoch at level 0, or None if it cannot meet the target."""
@@ -110,9 +111,10 @@ def prune_first_level(problem: Problem) -> int:
     return counts.index(max(counts))
 
 
-@register_solver("prune-first")
 class PruneFirst(Solver):
     """Prune once at the start to the level that lets every node train, then as ``full``."""
+
+    name = "prune-first"
 
     def search(self, problem: Problem) -> list[Decision] | None:
         """The repeated all-nodes epoch at :func:`prune_first_level`, or None."""
@@ -226,7 +228,6 @@ def _candidates(problem: Problem, level: int) -> list[_Candidate]:
     return out
 
 
-@register_solver("greedy")
 class Greedy(Solver):
     """Each epoch, the candidate decision with the least energy per unit of predicted loss
     decrease that keeps the target reachable by the deadline.
@@ -239,6 +240,8 @@ class Greedy(Solver):
     or leaves no stationary continuation (:func:`fastest_finish`) that meets the target within
     the time and epochs left. None when no candidate remains.
     """
+
+    name = "greedy"
 
     def search(self, problem: Problem) -> list[Decision] | None:
         """The greedy plan, or None."""
@@ -312,13 +315,14 @@ def restrict_to_unpruned(problem: Problem) -> Problem:
     )
 
 
-@register_solver("no-prune")
 class NoPrune(Solver):
     """The ``pact`` solver with pruning disabled (𝒫 = {0}): node and data selection only."""
 
+    name = "no-prune"
+
     def search(self, problem: Problem) -> list[Decision] | None:
         """``pact``'s plan on :func:`restrict_to_unpruned` ``(problem)``, mapped back."""
-        decisions = make_solver("pact", self.epsilon).search(restrict_to_unpruned(problem))
+        decisions = PactSolver(self.epsilon).search(restrict_to_unpruned(problem))
         if decisions is None:
             return None
         # Level index 0 is ρ = 0 in both problems; the node names are the same.

@@ -7,11 +7,10 @@ every plan built from them.
 
 **The loss law.** At a level with curve ℓ(s) = c + a·(s + s0)^(−b) the loss obeys the autonomous
 law dℓ/ds = −r(ℓ), r(ℓ) = b·(ℓ − c)^(1 + 1/b)·a^(−1/b) for ℓ > c (0 below), because the equivalent
-position s_eq makes the curve memoryless in ℓ. A plan's loss goes down only along that law or by
-dropping onto a curve's start ℓ_ρ(0) when an epoch begins above it (the clamp s_eq = 0); jumps only
-raise it. From loss ℓ at level ρ the last drop lands no lower than m_ρ = min over ρ′ ≥ ρ of
-ℓ_ρ′(0), so the plan still descends *continuously* through every loss value in
-[ℓ*, min(ℓ, m_ρ)], at levels ≥ ρ.
+position s_eq makes the curve memoryless in ℓ (it is not clamped above the curve's start, see
+:mod:`leantrain.pact.formulas`). A plan's loss goes down only along that law; jumps only raise it.
+So from loss ℓ at level ρ the plan still descends *continuously* through every loss value in
+[ℓ*, ℓ], at levels ≥ ρ.
 
 **The relaxation.** Cut that interval on a grid into pieces i of width Δ_i and upper end y_i.
 Descending piece i at level ρ′ takes at least n_iρ′ = Δ_i / r_ρ′(y_i) samples (r grows with ℓ, so
@@ -42,7 +41,7 @@ from numpy.typing import NDArray
 from leantrain.pact.predictor import LossPredictor
 from leantrain.pact.problem import Problem
 
-__all__ = ["EpochSets", "RemainingBound"]
+__all__ = ["EpochSets", "RemainingBound", "loss_pieces"]
 
 FloatArray = NDArray[np.float64]
 
@@ -94,24 +93,7 @@ class RemainingBound:
             steps: Multiplier steps per constraint, times a scale set from the sets (the first
                 must be 0).
         """
-        predictor = LossPredictor.of(problem)
         levels = len(problem.model.levels)
-        target = problem.target.loss
-        top = max(
-            predictor.initial_loss + predictor.jump[-1] - predictor.jump[0],
-            target * (1.0 + 1e-9),
-        )
-        # Denser near the target, where the rates are smallest.
-        grid = target + (top - target) * np.linspace(0.0, 1.0, points) ** 2
-        width = np.diff(grid)
-        upper = grid[1:]
-        need = np.full((levels, points - 1), np.inf)  # n_iρ: samples per piece
-        for index, curve in enumerate(predictor.curves):
-            above = upper > curve.c
-            excess = np.where(above, upper - curve.c, 1.0)
-            rate = curve.b * excess ** (1.0 + 1.0 / curve.b) * curve.a ** (-1.0 / curve.b)
-            need[index] = np.where(above & (rate > 0.0), width / np.where(above, rate, 1.0), np.inf)
-
         # Per-level costs per effective sample of the sets, for every multiplier pair.
         usable = [s for s in sets if len(s[0])]
         if usable:
@@ -135,6 +117,31 @@ class RemainingBound:
             ).min(axis=1)
             pace[level] = float((t / d).min())
             count[level] = float((1.0 / d).min())
+        return RemainingBound.tabulate(problem, lambdas, mus, cost, pace, count, points)
+
+    @staticmethod
+    def tabulate(
+        problem: Problem,
+        lambdas: FloatArray,
+        mus: FloatArray,
+        cost: FloatArray,
+        pace: FloatArray,
+        count: FloatArray,
+        points: int = GRID_POINTS,
+    ) -> RemainingBound:
+        """Tabulate the bounds from the per-level rates of the epoch sets.
+
+        Args:
+            problem: The problem.
+            lambdas, mus: The multiplier pairs, shape (K,) each.
+            cost: ``cost[ρ, k]`` ≤ g_ρ(λ_k, μ_k), the least (E + λ_k·τ + μ_k)/D of any set of
+                level ρ, shape (L, K); inf where a level has no set.
+            pace: Per level, at most the least τ/D of any set, shape (L,).
+            count: Per level, at most the least 1/D of any set, shape (L,).
+            points: Points of the loss grid (more: tighter and slower to build and query).
+        """
+        grid, need = loss_pieces(problem, points)
+        levels = len(problem.model.levels)
 
         def times(n: FloatArray, weight: FloatArray) -> FloatArray:
             """n·weight with inf where a piece cannot be descended (whatever the weight)."""
@@ -152,15 +159,9 @@ class RemainingBound:
             samples[level, 1:] = np.cumsum(n.min(axis=0))
             time[level, 1:] = np.cumsum(times(n, pace[level:, None]).min(axis=0))
             epochs[level, 1:] = np.cumsum(times(n, count[level:, None]).min(axis=0))
-            floor = min(c.start for c in predictor.curves[level:])
-            cut = int(np.searchsorted(grid, floor, side="right")) - 1
-            if 0 <= cut < points - 1:
-                # Above the lowest curve start the plan may drop for free.
-                energy[level, :, cut + 1 :] = energy[level, :, cut : cut + 1]
-                samples[level, cut + 1 :] = samples[level, cut]
-                time[level, cut + 1 :] = time[level, cut]
-                epochs[level, cut + 1 :] = epochs[level, cut]
-        return RemainingBound(target, grid, lambdas, mus, energy, samples, time, epochs)
+        return RemainingBound(
+            problem.target.loss, grid, lambdas, mus, energy, samples, time, epochs
+        )
 
     def _index(self, loss: FloatArray) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
         # The largest grid point not above the loss: every bound grows with the loss.
@@ -205,3 +206,26 @@ class RemainingBound:
         index, inside = self._index(np.asarray(loss, dtype=np.float64))
         value = np.ceil(self.epochs[level, index] - 1e-9)
         return np.where(inside, np.maximum(value, 1.0), 0.0)
+
+
+def loss_pieces(problem: Problem, points: int) -> tuple[FloatArray, FloatArray]:
+    """The loss grid from ℓ* up (denser near ℓ*, where the rates are smallest) and, per level
+    and piece, the fewest samples that descend the piece, n_iρ = Δ_i / r_ρ(y_i), shape (L, G-1)."""
+    predictor = LossPredictor.of(problem)
+    levels = len(problem.model.levels)
+    target = problem.target.loss
+    top = max(
+        predictor.initial_loss + predictor.jump[-1] - predictor.jump[0],
+        target * (1.0 + 1e-9),
+    )
+    grid = target + (top - target) * np.linspace(0.0, 1.0, points) ** 2
+    width = np.diff(grid)
+    upper = grid[1:]
+    need = np.full((levels, points - 1), np.inf)  # n_iρ: samples per piece
+    for index, curve in enumerate(predictor.curves):
+        above = upper > curve.c
+        excess = np.where(above, upper - curve.c, 1.0)
+        rate = curve.b * excess ** (1.0 + 1.0 / curve.b) * curve.a ** (-1.0 / curve.b)
+        need[index] = np.where(above & (rate > 0.0), width / np.where(above, rate, 1.0), np.inf)
+
+    return grid, need

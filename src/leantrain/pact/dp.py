@@ -1,10 +1,12 @@
-"""The ``pact`` solver (SPEC 5): the shortest path on the time-expanded graph, at every rung of a
-fixed ladder of granularities down to the requested ε, keeping the best plan.
+"""The ``pact`` solver (docs/pact.md, 'The time-expanded graph and ε'): the shortest path on the
+time-expanded graph, at every rung of a fixed ladder of granularities down to the requested ε,
+keeping the best plan.
 
 **The knob.** One ε sets every grid of :mod:`leantrain.pact.graph`: the knapsack's tolerance and
 large/small split, the epoch-length caps (ratio 1 + ε) and sample targets (steps of ε·D̄_cap) at
-ε; the vertex cells (time slots, loss cells) at ε to 4ε (wider when a fleet offers hundreds of
-intermediate edges); the intermediate edges' caps and targets at √ε. Each goes to 0 with ε.
+ε; the vertex cells (time slots, loss cells) at ε to 2ε (wider when a fleet offers hundreds of
+intermediate edges); the intermediate edges' caps at √ε in time and ε in admitted samples, their
+sets within 1 + ε (or 1 + √ε) in energy on each cap's hull. Each goes to 0 with ε.
 
 **Why a ladder: a finer ε never gives a worse plan.** Finer grids approximate better, but label
 merging on different grids is not monotone instance by instance, so the property is made to hold
@@ -15,18 +17,22 @@ best plan of all. For ε′ < ε the rungs of ε are a prefix of those of ε′ 
 the plan at ε′ is never worse. The finest rung is within a factor 2 of ε; the coarser rungs cost
 little next to it and their incumbent speeds it up.
 
-**The gap to the optimum goes to 0 as ε shrinks.** At rung ε every approximation is O(√ε) or
-finer: an epoch may be planned at a cap up to a factor 1 + √ε above the time it needs and with a
-set within √ε·D̄_cap samples of the one it would pick on a finer grid; the knapsack covers within
+**The gap to the optimum goes to 0 as ε shrinks** (a limit, not a bound: docs/pact.md, 'What ε
+guarantees', states what is proven, what is measured, and the certified gap every plan gets from
+:mod:`leantrain.pact.lagrange`). At rung ε every approximation is O(√ε) or finer: an epoch may be
+planned at a cap up to a factor 1 + √ε above the time it needs (with at most ε·D̄ fewer samples
+admitted below it) and with a set within a factor 1 + √ε in energy of the cap's hull; the
+knapsack covers within
 ε·D̄_cap samples and ε·Ē_cap energy; the final epoch overshoots by at most ε·D̄_cap samples; merged
-labels differ by at most a vertex cell (4ε of the deadline, 4ε of a full epoch's samples). A plan
+labels differ by at most a vertex cell (2ε of the deadline, 2ε of a full epoch's samples). A plan
 that meets the target and the deadline with some slack is therefore matched, or beaten, by the
 search once ε is small enough; only plans tight to the last bit of the deadline or of the target
 are reached just in the limit.
 
 **Complexity.** See :mod:`leantrain.pact.graph`: polynomial in N, L, F and ``max_epochs`` for fixed
 ε, O(L·(N·F log(N·F) + (N log N + F/ε³ + N/ε·log(1/ε))/ε)) for the edges (the knapsacks) and
-O(max_epochs·L²·K̄/ε³) for the search (K̄: full-fleet epochs to the target), independent of N, times
+O(max_epochs·L²·K̄·R/ε²) for the search (K̄: full-fleet epochs to the target, R intermediate edges
+per level, which grow with N only up to their ε limits), times
 the ⌈log2(0.64/ε)⌉ + 1 rungs, whose costs shrink geometrically towards the coarse end.
 """
 
@@ -37,7 +43,7 @@ import math
 from leantrain.pact.graph import shortest_plan
 from leantrain.pact.plan import Decision
 from leantrain.pact.problem import Problem
-from leantrain.pact.solver import DEFAULT_EPSILON, Solver, register_solver
+from leantrain.pact.solver import DEFAULT_EPSILON, Solver
 
 __all__ = ["PactSolver", "rungs"]
 
@@ -54,10 +60,11 @@ def rungs(epsilon: float) -> list[float]:
     return [DEFAULT_EPSILON * 2.0**k for k in range(6, lowest - 1, -1)]
 
 
-@register_solver("pact")
 class PactSolver(Solver):
     """PACT's approximate dynamic program: shortest path on the time-expanded graph (see the
     module doc for the grids, the ε-ladder and the guarantees)."""
+
+    name = "pact"
 
     def search(self, problem: Problem) -> list[Decision] | None:
         """The best plan over the rungs down to ε, or None when none meets target and deadline."""

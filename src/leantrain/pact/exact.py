@@ -1,8 +1,14 @@
-"""The ``exact`` solver (SPEC 5): the true optimum of small instances, by branch and bound.
+"""The ``exact`` solver (docs/pact.md, 'The solvers'): the true optimum of small instances, by
+branch and bound.
 
-**Search space.** Every plan of SPEC 5: any number of epochs up to ``max_epochs``, each at a
-level ρ_k ≥ ρ_{k−1} with any non-empty set of (node, fraction) pairs, every node eligible at that
-level (memory) and every allowed fraction, with continuous time and loss (no grid anywhere).
+**Search space.** Every plan of docs/pact.md, 'The model': any number of epochs up to
+``max_epochs``, each at a level ρ_k ≥ ρ_{k−1} with any non-empty set of (node, fraction) pairs,
+every node eligible at that level (memory) and every allowed fraction, with continuous time and
+loss (no grid anywhere). Nodes without samples are left out: they add no effective samples and
+only time and energy, and an epoch's loss depends on its samples alone (no free lunch: the
+equivalent position is not clamped, see :mod:`leantrain.pact.formulas`), so adding one to an epoch
+never helps, and an epoch of such nodes alone leaves the loss where it is (beyond a jump it
+only raises).
 
 **Why it is exact.** The search enumerates that space, minus only parts that provably hold no plan
 strictly cheaper than the incumbent:
@@ -58,12 +64,13 @@ from numpy.typing import NDArray
 
 from leantrain.pact.bounds import RemainingBound
 from leantrain.pact.dp import PactSolver
+from leantrain.pact.formulas import curve_loss, equivalent_position
 from leantrain.pact.graph import _pareto
 from leantrain.pact.knapsack import LevelItems, level_items
 from leantrain.pact.plan import Decision, Plan, evaluate
 from leantrain.pact.predictor import LossPredictor
 from leantrain.pact.problem import Problem
-from leantrain.pact.solver import DEFAULT_EPSILON, Solver, register_solver
+from leantrain.pact.solver import DEFAULT_EPSILON, Solver
 
 __all__ = ["ExactSolver", "LevelSets", "SearchLimitError", "level_sets"]
 
@@ -129,7 +136,6 @@ def level_sets(problem: Problem, level: int, max_sets: int = 1 << 21) -> LevelSe
     return LevelSets(level, items, choice[keep], longest[keep], samples[keep], energy[keep])
 
 
-@register_solver("exact")
 class ExactSolver(Solver):
     """The true optimum by branch and bound (see the module doc for the argument and the guards).
 
@@ -139,6 +145,8 @@ class ExactSolver(Solver):
         max_seconds: Most seconds of search before giving up.
         max_sets: Most node/fraction sets enumerated per level.
     """
+
+    name = "exact"
 
     exact = True
 
@@ -256,12 +264,7 @@ class _Search:
             points=4096,
             steps=np.r_[0.0, 2.0 ** np.arange(-6.0, 7.0)],
         )
-        curves = predictor.curves
-        self.a = [c.a for c in curves]
-        self.b = [c.b for c in curves]
-        self.c = [c.c for c in curves]
-        self.s0 = [c.s0 for c in curves]
-        self.start = [c.start for c in curves]
+        self.curves = predictor.curves
 
     def run(self) -> list[tuple[int, int]] | None:
         """Search from the initial state; the best path strictly cheaper than the incumbent."""
@@ -305,17 +308,13 @@ class _Search:
             jumped = loss + (self.predictor.jump[to] - self.predictor.jump[level])
             t_new = elapsed + s.time[lo:]
             e_new = energy + s.energy[lo:]
-            c = self.c[to]
-            if jumped <= c:
+            curve = self.curves[to]
+            if jumped <= curve.c:
                 l_new = np.full(len(t_new), jumped)
             else:
-                if jumped >= self.start[to]:
-                    start = 0.0
-                else:
-                    start = max(
-                        0.0, ((jumped - c) / self.a[to]) ** (-1.0 / self.b[to]) - self.s0[to]
-                    )
-                l_new = c + self.a[to] * (start + s.samples[lo:] + self.s0[to]) ** (-self.b[to])
+                shape = (curve.a, curve.b, curve.c, curve.s0)
+                start = equivalent_position(float(jumped), *shape)
+                l_new = curve_loss(start + s.samples[lo:], *shape)
             ok = (t_new <= self.deadline * (1.0 + 1e-9)) & (e_new < self.best)
             if not ok.any():
                 continue

@@ -14,7 +14,6 @@ from the problem and the plan's epochs (node energies with
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,7 +24,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from leantrain.io import atomic_write_bytes
+from leantrain.io import save_png
 from leantrain.pact.plan import Plan, node_energy
 from leantrain.pact.problem import Problem
 
@@ -67,13 +66,6 @@ def _node_ticks(axes: Axes, problem: Problem, axis: str) -> None:
         axes.set_yticks(positions, labels, fontsize=size)
     else:
         axes.set_xticks(positions, labels, fontsize=size, rotation=90)
-
-
-def _save(figure: Figure, path: str | Path) -> Path:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=_DPI)
-    figure.clear()
-    return atomic_write_bytes(Path(path), buffer.getvalue())
 
 
 def _targets(axes: Axes, problem: Problem, duration: float) -> None:
@@ -176,7 +168,7 @@ def plot_plan(problem: Problem, plan: Plan, path: str | Path) -> Path:
     _node_ticks(bottom, problem, "x")
     bottom.grid(True, axis="y", alpha=0.3)
     figure.tight_layout()
-    return _save(figure, path)
+    return save_png(figure, path, _DPI)
 
 
 def plot_comparison(problem: Problem, plans: Mapping[str, Plan], path: str | Path) -> Path:
@@ -217,4 +209,4 @@ def plot_comparison(problem: Problem, plans: Mapping[str, Plan], path: str | Pat
     right.set_ylabel("energy (J)")
     right.grid(True, axis="y", alpha=0.3)
     figure.tight_layout()
-    return _save(figure, path)
+    return save_png(figure, path, _DPI)

@@ -1,4 +1,5 @@
-"""The time-expanded graph of the ``pact`` solver (SPEC 5) and its shortest path.
+"""The time-expanded graph of the ``pact`` solver and its shortest path (docs/pact.md,
+'The time-expanded graph and ε').
 
 Three grids, all set by ε (``epsilon``):
 
@@ -6,10 +7,11 @@ Three grids, all set by ε (``epsilon``):
   (:func:`~leantrain.pact.knapsack.level_caps`: ratio 1 + ε in time or ε·D̄ in admitted samples)
   and the sample targets D = D̄_cap·min(1, m·ε), m = 1..⌈1/ε⌉ (D̄_cap: every admitted node at its
   largest admitted fraction);
-* the **vertex grid** (g between ε and 4ε, see :func:`vertex_grain`): time slots of g·T (T the
+* the **vertex grid** (g between ε and 2ε, see :func:`vertex_grain`): time slots of g·T (T the
   deadline) and loss cells of g·D̄_ρ samples (D̄_ρ: one epoch of every node that fits level ρ, at
   its largest fraction);
-* the **edge grid** (√ε) of the intermediate epochs.
+* the **edge grid** of the intermediate epochs: caps √ε apart in time and ε·D̄ in samples, sets
+  on hulls kept within a factor 1 + ε (or 1 + √ε) in energy, targets √ε·D̄_cap apart.
 
 **Vertices** are (time slot, loss cell, pruning level). A state's time is rounded *up* to its slot;
 its loss is mapped to its position s (cumulative effective samples) on the level's curve and
@@ -22,31 +24,40 @@ of the fine grid, weighted by the set's energy. Two kinds:
 * *final* edges, which reach ℓ*, use the whole fine table: from a state that still needs D
   samples at ρ′, each cap's cheapest set whose target covers D (a suffix minimum over the
   targets), so the last epoch overshoots by at most ε·D̄_cap samples;
-* *intermediate* edges use the sets of the edge grid (caps thinned at √ε; per cap, targets at
-  least √ε·D̄_cap apart, the vertices of the lower convex hull of (D, E) as far apart, the most
-  efficient set and the whole fleet), minus any set another one of the level dominates (no
-  longer, no fewer samples, no dearer). Their number multiplies the whole search, hence √ε.
+* *intermediate* edges use the sets of the edge grid, minus any set another one of the level
+  dominates (no longer, no fewer samples, no dearer). Their caps are those of the √ε grid
+  (``level_caps`` at √ε) and those that keep every item time within a factor 1 + √ε above or
+  ε·D̄ admitted samples below (``level_caps`` at √ε in time, ε in samples): when ``max_epochs``
+  binds, every epoch's samples count, and a cap thinned at √ε in samples can cost a tenth of
+  them. Per cap: the most efficient set, the whole admitted fleet, and the vertices of the lower
+  convex hull of (D, E) that keep it within a factor 1 + ε in energy (:func:`_thin_hull`; 1 + √ε
+  on the caps only the sample rule adds); the caps of the √ε grid add targets √ε·D̄_cap apart,
+  or, on levels of at most :data:`SMALL_LEVEL_ITEMS` (node, fraction) items, every set of their
+  table. Their number multiplies the whole search, hence the coarser grid.
 
 **Search.** The graph is a DAG (time strictly grows along an edge, and so does the epoch count). It
 is searched layer by layer in the epoch count, so ``max_epochs`` holds. Every label carries its
-*exact* time, loss and energy (SPEC 5's formulas, never the rounded ones), and the vertices only
-decide which labels live on: a label is dropped when a label of a strictly better vertex (earlier
-slot and no worse cell, or better cell and no later slot) is no dearer, which is exact dominance,
-and within its own vertex it survives only as the vertex's cheapest or earliest label, not
-dominated by either. Merging the labels in between is the graph's one rounding, and a label
-never exceeds its vertex's rounded-up time and loss. Labels that cannot beat the incumbent (energy
+*exact* time, loss and energy (the plan formulas, never the rounded ones), and the vertices only
+decide which labels live on, by two roundings. *Rounded dominance*: a label is dropped when a
+label of a strictly better vertex (earlier slot and no worse cell, or better cell and no later
+slot) is no dearer; the two may share a cell (or a slot), where the dropped label's exact loss (or
+time) can be the better one by up to a cell (a slot). *Merging*: within its own vertex a label
+survives only as the vertex's cheapest or earliest label, not dominated by either. A label never
+exceeds its vertex's rounded-up time and loss. Labels that cannot beat the incumbent (energy
 so far plus the lower bound of :mod:`leantrain.pact.bounds`) or cannot reach the target by the
 deadline or within ``max_epochs`` are pruned, which never loses a better plan. Every candidate plan
-is checked with :func:`~leantrain.pact.plan.evaluate` before it is returned.
+is checked with :func:`~leantrain.pact.plan.evaluate` before it is returned; per expansion step
+the cheapest final candidates are kept (:data:`FINALS_PER_STEP`) and always the cheapest *sure*
+one (clear of the target and deadline by more than rounding), since it alone tightens the pruning.
 
 **Complexity** for N nodes, L levels, F fractions and fixed ε. A level has C ≤ min(N·F, 1/ε + 1)
 caps, each a knapsack of O(N log N + F/ε³ + N/ε·log(1/ε)) (see :mod:`leantrain.pact.knapsack`),
 so building the edges costs O(L·(N·F log(N·F) + C·(N log N + F/ε³ + N/ε·log(1/ε)))). There are
-R = O(1/ε) intermediate edges per level (O(1/√ε) caps × O(1/√ε) sets) and V = O(L·K̄/ε²) vertices
-(K̄: full-fleet epochs to the target), each holding at most two labels per layer, expanded along
-O(L·R) intermediate edges and O(L·C) final lookups: the search is O(max_epochs·L²·K̄/ε³),
-independent of N. In practice pruning leaves a small share of the vertices, and with many nodes
-the knapsacks dominate.
+R = O(C/√ε) intermediate edges per level (at most C caps, O(1/√ε) sets on each hull) and
+V = O(L·K̄/ε²) vertices (K̄: full-fleet epochs to the target), each holding at most two labels
+per layer, expanded along O(L·R) intermediate edges and O(L·C) final lookups: the search is
+O(max_epochs·L²·K̄·R/ε²), independent of N beyond R. In practice pruning leaves a small share of
+the vertices, and with many nodes the knapsacks dominate.
 """
 
 from __future__ import annotations
@@ -59,9 +70,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from leantrain.pact.bounds import RemainingBound
+from leantrain.pact.formulas import curve_loss, equivalent_position
 from leantrain.pact.knapsack import CapCover, LevelItems, cover_targets, level_caps, level_items
 from leantrain.pact.plan import Decision, evaluate
-from leantrain.pact.predictor import LossPredictor
+from leantrain.pact.predictor import Curve, LossPredictor
 from leantrain.pact.problem import Problem
 
 __all__ = ["EpochOptions", "SearchResult", "epoch_options", "shortest_plan"]
@@ -79,18 +91,28 @@ _Part = tuple[
 
 
 #: Vertex cells (time slots and loss cells) are between 1 and this many times ε wide.
-VERTEX_FACTOR = 4.0
+VERTEX_FACTOR = 2.0
 
 #: Intermediate edges (over all levels) at which the vertex cells start to widen.
 EDGE_BUDGET = 40
 
+#: Final candidates kept per expansion step (the cheapest), plus the cheapest sure one.
+FINALS_PER_STEP = 8
+
+#: Levels with at most this many (node, fraction) items offer every set of their √ε-grid caps'
+#: tables as intermediate edges: few enough to search, and with few nodes, when the epoch cap
+#: binds, the exact sample count of each epoch matters more than the grids can resolve.
+SMALL_LEVEL_ITEMS = 20
+
 
 def vertex_grain(epsilon: float, edges: int) -> float:
-    """The relative width of the vertex cells: ε·clip(√(edges / 40), 1, 4), at most 1.
+    """The relative width of the vertex cells: ε·clip(√(edges / 40), 1, 2), at most 1.
 
     The search's work is (vertices) × (intermediate edges), and the vertices grow as 1/grain²,
     so widening the cells as √edges keeps the work of large fleets (hundreds of edges) near that
-    of small ones, which keep the full ε resolution.
+    of small ones, which keep the full ε resolution. The cap was 4; at 2 the plans of 100 and
+    1,000 nodes improve by 0.1-1.3% for about twice the search time at 100 nodes
+    (docs/benchmarks.md, 'PACT: planning time and certified quality at any fleet size').
     """
     factor = min(VERTEX_FACTOR, max(1.0, math.sqrt(edges / EDGE_BUDGET)))
     return min(1.0, factor * epsilon)
@@ -144,6 +166,25 @@ def _hull(samples: FloatArray, energy: FloatArray) -> IntArray:
                 break
         chain.append((x, y, index))
     return np.array([i for _, _, i in chain if i >= 0], dtype=np.int64)
+
+
+def _thin_hull(samples: FloatArray, energy: FloatArray, epsilon: float) -> IntArray:
+    """The vertices of a lower convex hull (ascending samples) that keep it within a factor
+    1 + ε in energy: walking up, a vertex is dropped when the chord from the last kept vertex to
+    the next one lies at most ε·E above it, so the dropped part of the hull is replaced by
+    chords no more than ε dearer. Convex curves need O(1/√ε) such vertices."""
+    count = len(samples)
+    if count <= 2:
+        return np.arange(count, dtype=np.int64)
+    kept = [0]
+    for k in range(1, count - 1):
+        x0, y0 = samples[kept[-1]], energy[kept[-1]]
+        x1, y1 = samples[k + 1], energy[k + 1]
+        chord = y0 + (y1 - y0) * (samples[k] - x0) / (x1 - x0)
+        if chord > (1.0 + epsilon) * energy[k]:
+            kept.append(k)
+    kept.append(count - 1)
+    return np.array(kept, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -222,7 +263,10 @@ def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
     deadline = problem.target.deadline_s
     fine_caps = level_caps(items, epsilon, deadline)
     rough_caps = level_caps(items, rough, deadline)
-    caps = np.union1d(fine_caps, rough_caps)
+    # Caps √ε apart in time but never more than ε·D̄ apart in admitted samples: when the epoch
+    # cap binds, each epoch's samples count, and a cap thinned at √ε in samples loses them.
+    dense_caps = level_caps(items, rough, deadline, epsilon)
+    caps = np.union1d(np.union1d(fine_caps, rough_caps), dense_caps)
     steps = np.minimum(1.0, np.arange(1, count + 1) * epsilon)
     covers: list[CapCover] = []
     spacing: list[float] = []
@@ -234,21 +278,28 @@ def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
         index = len(covers)
         covers.append(found)
         spacing.append(epsilon * most)
-        if cap not in rough_caps:
+        if cap not in rough_caps and cap not in dense_caps:
             continue
         ok = np.flatnonzero(np.isfinite(found.energy))
         if len(ok) == 0:
             continue
-        # Intermediate sets of this cap: targets √ε·D̄_cap apart, the vertices of the hull as far
-        # apart, the most efficient set, and the whole fleet.
+        # Intermediate sets of every such cap: the most efficient set, the whole fleet and the
+        # vertices of the (D, E) hull that keep it within a factor 1 + √ε (1 + ε on the caps of
+        # the √ε grid, which also get targets √ε·D̄_cap apart, or every set on small levels).
         samples, spent = found.samples[ok], found.energy[ok]
         chosen = {int(np.argmin(spent / samples)), len(ok) - 1}
-        for group in (np.arange(len(ok)), _hull(samples, spent)):
+        hull = _hull(samples, spent)
+        if cap in rough_caps and items.samples.size <= SMALL_LEVEL_ITEMS:
+            chosen.update(range(len(ok)))
+        elif cap in rough_caps:
+            chosen.update(hull[_thin_hull(samples[hull], spent[hull], epsilon)].tolist())
             last = -math.inf
-            for k in group.tolist():
+            for k in range(len(ok)):
                 if samples[k] >= last + rough * most:
                     chosen.add(k)
                     last = float(samples[k])
+        else:
+            chosen.update(hull[_thin_hull(samples[hull], spent[hull], rough)].tolist())
         picks.append((index, ok[sorted(chosen)]))
     if not covers:  # no epoch fits the deadline at this level
         return _no_options(level, items, count)
@@ -315,47 +366,47 @@ class _Curves:
     def __init__(self, problem: Problem, epsilon: float, most: Sequence[float]) -> None:
         predictor = LossPredictor.of(problem)
         self.predictor = predictor
-        self.a = np.array([c.a for c in predictor.curves])
-        self.b = np.array([c.b for c in predictor.curves])
-        self.c = np.array([c.c for c in predictor.curves])
-        self.s0 = np.array([c.s0 for c in predictor.curves])
-        self.start = np.array([c.start for c in predictor.curves])
         self.jump = np.array(predictor.jump)
         self.width = epsilon * np.maximum(np.asarray(most, dtype=np.float64), 1e-300)
         self.goal = np.array([c.position(problem.target.loss) for c in predictor.curves])
+        # Cells count from the lowest position a label can hold: 0, or below it when the loss
+        # can lie above a curve's start (positions are not clamped at 0, docs/pact.md, 'Loss
+        # prediction'); no loss exceeds ℓ₀ plus the largest jump.
+        top = predictor.initial_loss + predictor.jump[-1] - predictor.jump[0]
+        lowest = np.array([c.position(top) for c in predictor.curves])
+        self.origin = np.where(np.isfinite(lowest), np.minimum(lowest, 0.0), 0.0)
         longest = math.ceil((problem.options.max_epochs + 1) / epsilon)
         with np.errstate(invalid="ignore", over="ignore"):
-            need = np.where(np.isfinite(self.goal), np.ceil(self.goal / self.width), longest)
+            span = np.maximum(self.goal - self.origin, 0.0)
+            need = np.where(np.isfinite(self.goal), np.ceil(span / self.width), longest)
         self.cells = (np.minimum(need, longest) + 1).astype(np.int64)
 
     def position(self, loss: FloatArray, level: int) -> FloatArray:
         """s_eq of ``loss`` (already jumped) on ``level``'s curve: inf when at or below c."""
-        a, b, c, s0 = self.a[level], self.b[level], self.c[level], self.s0[level]
-        above = loss > c
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            raw = np.where(above, ((loss - c) / a) ** (-1.0 / b) - s0, np.inf)
-        out = np.where(loss >= self.start[level], 0.0, np.maximum(raw, 0.0))
-        return np.where(above, out, np.inf)
+        curve = self.predictor.curves[level]
+        return equivalent_position(np.asarray(loss, dtype=np.float64), *self._abcs(curve))
 
     def loss(self, position: FloatArray, level: int) -> FloatArray:
         """ℓ at ``position`` on ``level``'s curve (finite positions)."""
         with np.errstate(over="ignore"):
-            out: FloatArray = self.c[level] + self.a[level] * (position + self.s0[level]) ** (
-                -self.b[level]
-            )
-        return out
+            return curve_loss(position, *self._abcs(self.predictor.curves[level]))
+
+    @staticmethod
+    def _abcs(curve: Curve) -> tuple[float, float, float, float]:
+        return curve.a, curve.b, curve.c, curve.s0
 
     def cell(self, position: FloatArray, level: int) -> IntArray:
-        """The loss cell of a position: the position rounded down to a multiple of the width."""
+        """The loss cell of a position: its distance from the origin rounded down to a multiple of
+        the width."""
         with np.errstate(over="ignore", invalid="ignore"):
-            raw = np.floor(position / self.width[level])
+            raw = np.floor((position - self.origin[level]) / self.width[level])
         top = self.cells[level] - 1
         out: IntArray = np.where(np.isfinite(raw), np.clip(raw, 0, top), top).astype(np.int64)
         return out
 
     def cell_end(self, cell: IntArray, level: int) -> FloatArray:
         """The position where ``cell`` ends (its best loss)."""
-        out: FloatArray = (cell + 1) * self.width[level]
+        out: FloatArray = (cell + 1) * self.width[level] + self.origin[level]
         return out
 
 
@@ -375,11 +426,12 @@ def _firsts(vertex: IntArray, energy: FloatArray, time: FloatArray) -> IntArray:
 class _Vertices:
     """The vertices of one level: per (slot, cell) the cheapest and the earliest label so far.
 
-    A label is dominated when a label of a *strictly* better vertex (earlier slot and no worse
-    cell, or better cell and no later slot) is no dearer: its exact time and position are then
-    no worse too, so this is exact dominance. Within its own vertex a label survives only as the
+    Rounded dominance: a label is dropped when a label of a *strictly* better vertex (earlier
+    slot and no worse cell, or better cell and no later slot) is no dearer. It is not exact: in
+    the coordinate the two vertices may share (the cell, or the slot) the dropped label can be
+    better by up to a cell or a slot. Merging: within its own vertex a label survives only as the
     vertex's cheapest or earliest label and if neither of them dominates it exactly; labels in
-    between are merged away, the one rounding of the graph.
+    between are merged away.
     """
 
     def __init__(self, slots: int, cells: int) -> None:
@@ -620,21 +672,28 @@ class _Search:
         cap = best_cap[chosen]
         target = opt.final_target[cap, index[chosen, cap]]
         edges = self._edge(to, cap, target)
-        for k in np.argsort(total[chosen], kind="stable")[:8]:
-            self.finals.append(
-                (float(total[chosen[k]]), int(parent[rows[chosen[k]]]), int(edges[k]))
-            )
-        # Only plans clear of the target and the deadline by more than rounding tighten the
-        # pruning (evaluate decides about the others when the plan is rebuilt).
+        # Only plans clear of the target and the deadline by more than rounding are sure to pass
+        # evaluate; the others may fail it when the plan is rebuilt.
         delivered = opt.final_samples[cap, index[chosen, cap]]
         margin = need[chosen] * (1.0 + 1e-9) + 1e-9
-        sure = chosen[
+        sure = (
             clear[rows[chosen]]
             & (stuck[rows[chosen]] | (delivered >= margin))
             & (time[rows[chosen]] + took[chosen, cap] <= self.deadline * (1.0 - 1e-12))
-        ]
-        if len(sure):
-            self.best = min(self.best, float(total[sure].min()))
+        )
+        order = np.argsort(total[chosen], kind="stable")
+        keep = order[:FINALS_PER_STEP].tolist()
+        if sure.any():
+            # The cheapest sure plan tightens the pruning below, so it must stay a candidate
+            # even when the cheaper ones kept above all fail evaluate.
+            cheapest_sure = int(order[np.flatnonzero(sure[order])[0]])
+            if cheapest_sure not in keep:
+                keep.append(cheapest_sure)
+            self.best = min(self.best, float(total[chosen[cheapest_sure]]))
+        for k in keep:
+            self.finals.append(
+                (float(total[chosen[k]]), int(parent[rows[chosen[k]]]), int(edges[k]))
+            )
 
     def _extend(
         self,

@@ -19,7 +19,7 @@ import numpy as np
 from leantrain.pact.predictor import LossPredictor
 from leantrain.pact.problem import Problem, parse_problem
 
-__all__ = ["random_problem"]
+__all__ = ["cloned", "random_problem"]
 
 _FRACTIONS: dict[int, list[float]] = {
     1: [0.0, 1.0],
@@ -42,6 +42,7 @@ def random_problem(
     epochs: tuple[int, int] = (3, 8),
     slack: tuple[float, float] = (0.7, 2.0),
     max_epochs: int | None = None,
+    epochs_to_spare: int | None = None,
 ) -> Problem:
     """A random, reproducible PACT problem.
 
@@ -55,6 +56,9 @@ def random_problem(
         slack: Range of the deadline as a multiple of the reference plan's duration (below 1 the
             reference plan misses it and the solvers must find faster or smaller epochs).
         max_epochs: The epoch cap; default twice the reference plan's epochs plus 2.
+        epochs_to_spare: When given (and ``max_epochs`` is not), the epoch cap is the reference
+            plan's epochs plus this many: with few to spare the cap binds, since cheaper plans
+            train fewer nodes over more epochs.
 
     Returns:
         A validated problem (it may be infeasible when the slack is low).
@@ -120,7 +124,12 @@ def random_problem(
         "curve": curve,
         "options": {
             "data_fractions": _FRACTIONS[fractions],
-            "max_epochs": max_epochs or 2 * reference_epochs + 2,
+            "max_epochs": max_epochs
+            or (
+                2 * reference_epochs + 2
+                if epochs_to_spare is None
+                else reference_epochs + epochs_to_spare
+            ),
         },
         "node": fleet,
     }
@@ -133,3 +142,26 @@ def random_problem(
         "deadline_s": float(reference_epochs * duration * rng.uniform(*slack)),
     }
     return parse_problem(raw, f"random:{seed}")
+
+
+def cloned(problem: Problem, copies: int) -> Problem:
+    """``problem`` with every node repeated ``copies`` times and the curves stretched to match.
+
+    Each curve becomes ℓ(s) = c + a·k^b·(s + k·s0)^(−b) = c + a·(s/k + s0)^(−b) for k copies, so
+    a plan of the original run on every copy at once has the same times and losses and k times
+    the energy: k times the original optimum bounds the clone's optimum from above (the clone
+    check of docs/benchmarks.md, 'PACT: planning time and certified quality at any fleet size').
+
+    Raises:
+        ValueError: ``copies`` < 1.
+    """
+    if copies < 1:
+        raise ValueError(f"copies must be >= 1, got {copies}")
+    raw = problem.model_dump()
+    curve = raw["curve"]
+    curve["a"] = [a * copies**b for a, b in zip(curve["a"], curve["b"], strict=True)]
+    curve["s0"] = [s0 * copies for s0 in curve["s0"]]
+    raw["node"] = [
+        {**node, "name": f"{node['name']}-{copy}"} for copy in range(copies) for node in raw["node"]
+    ]
+    return parse_problem(raw, f"<{copies} copies>")

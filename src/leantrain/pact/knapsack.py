@@ -1,4 +1,5 @@
-"""Node selection for one epoch: the min-energy covering knapsack of SPEC 5.
+"""Node selection for one epoch: the min-energy covering knapsack of docs/pact.md,
+'The time-expanded graph and ε'.
 
 Given a pruning level ρ, an epoch-length cap τ̄ and the effective samples D the epoch must deliver,
 choose at most one fraction f per eligible node (memory m(ρ) ≤ M_n and node time ≤ τ̄) so that
@@ -47,6 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from leantrain.pact import formulas
 from leantrain.pact.problem import Problem
 
 __all__ = ["CapCover", "LevelItems", "cover", "cover_targets", "level_caps", "level_items"]
@@ -64,8 +66,8 @@ class LevelItems:
         nodes: Indices (into ``problem.node``) of the eligible nodes with data, shape (n,).
         fractions: The allowed fractions above 0, ascending, shape (F,).
         samples: D_nf = q·f·d, shape (n, F).
-        energy: E_nf, node energy as in :func:`~leantrain.pact.plan.node_energy`, shape (n, F).
-        time: τ_nf, node time as in :func:`~leantrain.pact.plan.node_time`, shape (n, F).
+        energy: E_nf, node energy (:func:`~leantrain.pact.formulas.node_energy`), shape (n, F).
+        time: τ_nf, node time (:func:`~leantrain.pact.formulas.node_time`), shape (n, F).
     """
 
     level: int
@@ -84,8 +86,12 @@ class LevelItems:
 def level_items(problem: Problem, level: int) -> LevelItems:
     """The items of ``level``: every node with the memory for it and some data, every fraction.
 
-    The figures follow :func:`~leantrain.pact.plan.node_time` and
-    :func:`~leantrain.pact.plan.node_energy` (same formulas, vectorised).
+    A node without samples is left out: it adds no effective samples, only time and energy, and
+    an epoch's loss depends on its samples alone (docs/pact.md, 'Loss prediction'), so no
+    optimal set holds one; :func:`~leantrain.pact.plan.evaluate` accepts it all the same.
+
+    The figures come from :mod:`leantrain.pact.formulas`, as in
+    :func:`~leantrain.pact.plan.evaluate`.
     """
     model = problem.model
     memory = model.memory_bytes[level]
@@ -100,10 +106,10 @@ def level_items(problem: Problem, level: int) -> LevelItems:
     tx_power = np.array([n.tx_power_w for n in pick], dtype=np.float64)[:, None]
     quality = np.array([n.quality for n in pick], dtype=np.float64)[:, None]
     f = fractions[None, :]
-    compute = f * d * model.flops_per_sample[level] / flops
-    time = compute + 2.0 * 8.0 * model.bytes[level] / bandwidth
-    energy = power * compute + tx_power * 8.0 * model.bytes[level] / bandwidth
-    samples = quality * f * d
+    phi, size = model.flops_per_sample[level], model.bytes[level]
+    time = formulas.node_time(f, d, phi, flops, size, bandwidth)
+    energy = formulas.node_energy(f, d, phi, flops, size, bandwidth, power, tx_power)
+    samples = formulas.node_samples(f, d, quality)
     shape = (len(chosen), len(fractions))
     return LevelItems(
         level=level,
@@ -314,7 +320,12 @@ def cover_targets(
     )
 
 
-def level_caps(items: LevelItems, epsilon: float, limit: float) -> FloatArray:
+def level_caps(
+    items: LevelItems,
+    epsilon: float,
+    limit: float,
+    sample_epsilon: float | None = None,
+) -> FloatArray:
     """The epoch-length caps worth solving at one level, on the ε grid.
 
     Only an item's time can change the admitted set, so the candidates are the distinct item times
@@ -329,6 +340,7 @@ def level_caps(items: LevelItems, epsilon: float, limit: float) -> FloatArray:
         items: The level's items.
         epsilon: The approximation knob.
         limit: No cap above this is kept.
+        sample_epsilon: The share of D̄ in the sample rule, when not ε (the time rule keeps ε).
 
     Returns:
         The kept caps, ascending.
@@ -344,13 +356,14 @@ def level_caps(items: LevelItems, epsilon: float, limit: float) -> FloatArray:
     inside = times <= limit
     times, admitted = times[inside], admitted[inside]
     total = float(items.samples[:, -1].sum())
+    sample_share = epsilon if sample_epsilon is None else sample_epsilon
     kept: list[float] = []
     i = 0
     while i < len(times):
         j = int(np.searchsorted(times, (1.0 + epsilon) * times[i], side="right")) - 1
         kept.append(float(times[j]))
         i = j + 1
-        while i < len(times) and admitted[i] - admitted[j] <= epsilon * total:
+        while i < len(times) and admitted[i] - admitted[j] <= sample_share * total:
             i += 1
     return np.array(kept, dtype=np.float64)
 

@@ -1,8 +1,11 @@
 """Plans: a sequence of epochs (pruning level, data fraction per training node), their figures
-recomputed from the problem with the formulas of SPEC 5, and the plan JSON of SPEC 7.3.
+recomputed from the problem with the formulas of docs/pact.md, 'The model', and the plan JSON
+(docs/file-formats.md, 'The plan JSON').
 
-:func:`evaluate` is the single place where a plan's time, energy and loss are computed; every
-solver's plan is built through it, and tests recompute every figure of a written plan with it.
+:func:`evaluate` is the single place where a plan's reported time, energy and loss are computed;
+every solver's plan is built through it, and tests recompute every figure of a written plan with
+it. It applies the formulas of :mod:`leantrain.pact.formulas`, the one implementation the solvers
+call too (vectorised). ``lower_bound_j`` is set by :func:`leantrain.pact.lagrange.certify`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, Literal
 
 from leantrain.errors import InputError
 from leantrain.io import atomic_write_text
+from leantrain.pact import formulas
 from leantrain.pact.predictor import LossPredictor
 from leantrain.pact.problem import NodeSection, Problem
 
@@ -54,15 +58,29 @@ class Decision:
 def node_time(problem: Problem, node: NodeSection, level: int, fraction: float) -> float:
     """f·d_n·φ(ρ)/c_n + 2·8·S(ρ)/b_n: one node's time in an epoch."""
     model = problem.model
-    compute = fraction * node.samples * model.flops_per_sample[level] / node.flops
-    return compute + 2.0 * 8.0 * model.bytes[level] / node.bandwidth_bps
+    return formulas.node_time(
+        float(fraction),
+        float(node.samples),
+        model.flops_per_sample[level],
+        node.flops,
+        model.bytes[level],
+        node.bandwidth_bps,
+    )
 
 
 def node_energy(problem: Problem, node: NodeSection, level: int, fraction: float) -> float:
     """P_n·f·d_n·φ(ρ)/c_n + P^tx_n·8·S(ρ)/b_n: one node's energy in an epoch."""
     model = problem.model
-    compute = fraction * node.samples * model.flops_per_sample[level] / node.flops
-    return node.power_w * compute + node.tx_power_w * 8.0 * model.bytes[level] / node.bandwidth_bps
+    return formulas.node_energy(
+        float(fraction),
+        float(node.samples),
+        model.flops_per_sample[level],
+        node.flops,
+        model.bytes[level],
+        node.bandwidth_bps,
+        node.power_w,
+        node.tx_power_w,
+    )
 
 
 def _nodes(problem: Problem) -> dict[str, NodeSection]:
@@ -90,7 +108,7 @@ def effective_samples(problem: Problem, decision: Decision) -> float:
     """D_k = Σ q_n·f_{n,k}·d_n."""
     nodes = _nodes(problem)
     return math.fsum(
-        nodes[name].quality * f * nodes[name].samples
+        formulas.node_samples(float(f), float(nodes[name].samples), nodes[name].quality)
         for name, f in sorted(decision.fractions.items())
     )
 
@@ -145,7 +163,7 @@ class EpochFigures:
 
 @dataclass(frozen=True)
 class Plan:
-    """A solver's plan with its figures (SPEC 7.3)."""
+    """A solver's plan with its figures (docs/file-formats.md, 'The plan JSON')."""
 
     status: PlanStatus
     solver: str
@@ -156,6 +174,7 @@ class Plan:
     solve_time_s: float
     epochs: tuple[EpochFigures, ...] = ()
     notes: dict[str, Any] = field(default_factory=dict)
+    lower_bound_j: float | None = None
 
     @property
     def feasible(self) -> bool:
@@ -163,7 +182,7 @@ class Plan:
         return self.status != "infeasible"
 
     def to_json(self) -> dict[str, Any]:
-        """The plan JSON of SPEC 7.3 (plus ``notes``, e.g. the binding constraint)."""
+        """The plan JSON (docs/file-formats.md, 'The plan JSON'), ``notes`` included."""
         out: dict[str, Any] = {
             "status": self.status,
             "solver": self.solver,
@@ -174,6 +193,8 @@ class Plan:
             "solve_time_s": self.solve_time_s,
             "epochs": [epoch.to_json() for epoch in self.epochs],
         }
+        if self.lower_bound_j is not None:
+            out["lower_bound_j"] = self.lower_bound_j
         if self.notes:
             out["notes"] = self.notes
         return out
@@ -200,7 +221,8 @@ def evaluate(
     optimal: bool = False,
     notes: Mapping[str, Any] | None = None,
 ) -> Plan:
-    """The plan of ``decisions`` with every figure computed by the formulas of SPEC 5.
+    """The plan of ``decisions`` with every figure computed by the formulas of docs/pact.md,
+    'The model'.
 
     Raises:
         ValueError: A decision is not allowed (memory, fractions, decreasing levels, no node),
@@ -282,6 +304,9 @@ def read_plan(path: str | Path) -> Plan:
             solve_time_s=float(raw["solve_time_s"]),
             epochs=epochs,
             notes=dict(raw.get("notes", {})),
+            lower_bound_j=(
+                None if raw.get("lower_bound_j") is None else float(raw["lower_bound_j"])
+            ),
         )
     except OSError as error:
         raise InputError(path, "<file>", f"cannot read: {error.strerror}") from None

@@ -1,11 +1,12 @@
-"""The loss predictor of SPEC 5: per-level power-law curves in cumulative effective samples, with
-loss jumps when the model is pruned further.
+"""The loss predictor (docs/pact.md, 'Loss prediction'): per-level power-law curves in cumulative
+effective samples, with loss jumps when the model is pruned further.
 
 For level ρ, ℓ_ρ(s) = c + a·(s + s0)^(−b). An epoch that prunes from ρ to ρ′ first adds
 J(ρ, ρ′) = jump[ρ′] − jump[ρ], giving ℓ⁺; the loss then continues on ρ′'s curve from the
-equivalent position s_eq = ((ℓ⁺ − c)/a)^(−1/b) − s0 (clamped to ≥ 0; 0 when ℓ⁺ lies above the
-curve's start), advancing by the epoch's effective samples D: ℓ = c + a·(s_eq + D + s0)^(−b).
-When ℓ⁺ ≤ c the curve cannot improve it and the loss stays ℓ⁺.
+equivalent position s_eq = ((ℓ⁺ − c)/a)^(−1/b) − s0 (negative when ℓ⁺ lies above the curve's
+start: no clamp, so an epoch without samples never lowers the loss), advancing by the epoch's
+effective samples D: ℓ = c + a·(s_eq + D + s0)^(−b). When ℓ⁺ ≤ c the curve cannot improve it and
+the loss stays ℓ⁺. The formulas are those of :mod:`leantrain.pact.formulas`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from leantrain.pact.formulas import curve_loss, equivalent_position
 from leantrain.pact.problem import Problem
 
 __all__ = ["Curve", "LossPredictor"]
@@ -30,7 +32,7 @@ class Curve:
 
     def loss(self, samples: float) -> float:
         """ℓ(s) after ``samples`` cumulative effective samples."""
-        return float(self.c + self.a * (samples + self.s0) ** (-self.b))
+        return float(curve_loss(float(samples), self.a, self.b, self.c, self.s0))
 
     @property
     def start(self) -> float:
@@ -38,13 +40,9 @@ class Curve:
         return math.inf if self.s0 == 0.0 else self.loss(0.0)
 
     def position(self, loss: float) -> float:
-        """s_eq: the position on the curve where it reaches ``loss`` (clamped to ≥ 0; inf when
-        ``loss`` ≤ c, which the curve never reaches)."""
-        if loss <= self.c:
-            return math.inf
-        if loss >= self.start:
-            return 0.0
-        return max(0.0, float(((loss - self.c) / self.a) ** (-1.0 / self.b)) - self.s0)
+        """s_eq: the position on the curve where it reaches ``loss`` (negative above the curve's
+        start, inf when ``loss`` ≤ c, which the curve never reaches)."""
+        return float(equivalent_position(float(loss), self.a, self.b, self.c, self.s0))
 
 
 @dataclass(frozen=True)
@@ -91,7 +89,7 @@ class LossPredictor:
         curve = self.curves[level_to]
         if target <= curve.c or jumped <= curve.c:
             return math.inf
-        return max(0.0, curve.position(target) - curve.position(jumped))
+        return curve.position(target) - curve.position(jumped)
 
     def trajectory(self, levels: Sequence[int], samples: Sequence[float]) -> list[float]:
         """The loss after each epoch of a plan (levels and effective samples per epoch)."""

@@ -1,5 +1,6 @@
-"""The PACT problem file (SPEC 7.3): fleet, model profile per pruning level, loss predictor,
-target and deadline, as strictly validated pydantic models loaded from TOML."""
+"""The PACT problem file (docs/pact.md, 'The problem file'): fleet, model profile per pruning
+level, loss predictor, target and deadline, as strictly validated pydantic models loaded from
+TOML."""
 
 from __future__ import annotations
 

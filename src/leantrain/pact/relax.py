@@ -1,5 +1,5 @@
-"""Why a PACT problem is infeasible, and the smallest relaxation that makes it feasible (SPEC 7.1,
-exit code 3).
+"""Why a PACT problem is infeasible, and the smallest relaxation that makes it feasible (exit
+code 3; docs/pact.md, 'Exit codes and relaxations').
 
 :func:`diagnose` checks, in this order:
 
@@ -23,19 +23,26 @@ searches assume feasibility is monotone in the deadline and the target; for the 
 solvers this holds only up to their rounding, so the bound found may exceed the true smallest
 relaxation by about ε as well as the search tolerance.
 
+**Which ε.** Whether a plan exists (the problem itself, and the problem with the deadline out of
+the way, which decides between *deadline* and *target*) is always decided by the solver at the
+requested ε: a coarser solver may fail where the requested one succeeds, and a deadline-bound
+problem would then be reported as bound by the target. The binary searches, which only make a
+sufficient bound tighter, run at their own ε_s (below).
+
 **Cost.** Each binary search runs at most ``max_solves`` solves. The simulating baselines
-(:data:`~leantrain.pact.baselines.SIMULATED`) take microseconds, so they search to a relative
-width of 1e-3. Any other solver (``pact``, ``no-prune``) searches at ε_s = max(ε, 0.05) to a
-width of ε_s/2: resolving a bound finer than the solver's own granularity only costs solves. A
-bound found at ε_s also holds at the requested finer ε, because ``pact`` at a finer ε never
-returns a worse plan (it runs every coarser rung of its ladder first, see
-:mod:`leantrain.pact.dp`).
+(:data:`~leantrain.pact.baselines.SIMULATED`) take microseconds, so they search at ε to a relative
+width of 1e-3. Any other solver (``pact``, ``no-prune``) searches at ε_s = max(ε, 0.05)
+(:data:`SEARCH_EPSILON`) to a width of ε_s/2: resolving a bound finer than the solver's own
+granularity only costs solves. A bound found at ε_s also holds at the requested finer ε, because
+``pact`` at a finer ε never returns a worse plan (it runs every coarser rung of its ladder first,
+see :mod:`leantrain.pact.dp`). When no plan is found at ε_s for the relaxed problem, the bound
+comes from the plan at ε that decided the binding.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from leantrain.errors import InfeasibleError
 from leantrain.pact.baselines import SIMULATED, eligible_nodes
@@ -65,6 +72,11 @@ class Relaxation:
         loss_any_time: The lowest loss found reachable within ``max_epochs`` at any deadline.
         max_epochs: A ``max_epochs`` that suffices (with a long enough deadline), if found.
         memory_bytes: The memory a node would need (``memory`` binding).
+        solver: The solver the diagnosis is for.
+        epsilon: Its ε, at which feasibility and the binding were decided.
+        search_epsilon: The ε of the binary searches (see the module doc).
+        pact_meets: Whether the ``pact`` solver meets the original problem, when asked for
+            (``check_pact``) and ``solver`` is another one; else None.
     """
 
     binding: str
@@ -74,6 +86,10 @@ class Relaxation:
     loss_any_time: float | None = None
     max_epochs: int | None = None
     memory_bytes: float | None = None
+    solver: str = ""
+    epsilon: float | None = None
+    search_epsilon: float | None = None
+    pact_meets: bool | None = None
 
     def error(self) -> InfeasibleError:
         """The :class:`InfeasibleError` to raise (exit code 3)."""
@@ -121,19 +137,24 @@ def horizon(problem: Problem) -> float:
 
 
 class _Search:
-    """Solves variants of one problem with one solver, keeping only confirmed plans."""
+    """Solves variants of one problem with one solver, keeping only confirmed plans: at the
+    requested ε (``exact=True``) or at the searches' ε."""
 
-    def __init__(self, problem: Problem, solver: str, epsilon: float, max_solves: int) -> None:
+    def __init__(
+        self, problem: Problem, solver: str, epsilon: float, coarse: float, max_solves: int
+    ) -> None:
         self.problem = problem
-        self.solver = make_solver(solver, epsilon)
+        self.solver = make_solver(solver, coarse)
+        self.requested = make_solver(solver, epsilon)
         self.max_solves = max_solves
 
-    def plan(self, *, loss: float, deadline_s: float) -> Plan | None:
+    def plan(self, *, loss: float, deadline_s: float, exact: bool = False) -> Plan | None:
         variant = self.problem.with_target(loss=loss, deadline_s=deadline_s)
-        decisions = self.solver.search(variant)
+        solver = self.requested if exact else self.solver
+        decisions = solver.search(variant)
         if not decisions:
             return None
-        plan = evaluate(variant, decisions, solver=self.solver.name)
+        plan = evaluate(variant, decisions, solver=solver.name)
         return plan if plan.feasible else None
 
     def shortest_deadline(self, upper: Plan, lower: float, tolerance: float) -> float:
@@ -226,6 +247,7 @@ def diagnose(
     *,
     tolerance: float | None = None,
     max_solves: int = 14,
+    check_pact: bool = False,
 ) -> Relaxation:
     """Which constraint makes ``problem`` infeasible for ``solver``, and the smallest relaxation
     found (see the module docstring for the method).
@@ -237,12 +259,13 @@ def diagnose(
         tolerance: The relative width at which a binary search stops; default 1e-3 for the
             simulating baselines, ε_s/2 for other solvers (see the module docstring).
         max_solves: The most solves per binary search.
+        check_pact: Also say whether the ``pact`` solver meets the original problem (when
+            ``solver`` is another one): one more solve, at ``epsilon``.
 
     Returns:
         The diagnosis; ``.error()`` is the exception to raise. If the problem turns out feasible
         for ``solver`` after all, the binding is ``"none"``.
     """
-    target, deadline = problem.target.loss, problem.target.deadline_s
     holders = [n for n in problem.node if n.samples > 0]
     if not holders:
         return Relaxation("data", "no node holds any samples (every node has samples = 0)")
@@ -259,8 +282,27 @@ def diagnose(
     coarse = epsilon if simulated else max(epsilon, SEARCH_EPSILON)
     if tolerance is None:
         tolerance = 1e-3 if simulated else coarse / 2.0
-    search = _Search(problem, solver, coarse, max_solves)
-    if search.plan(loss=target, deadline_s=deadline) is not None:
+    search = _Search(problem, solver, epsilon, coarse, max_solves)
+    found = _diagnose(problem, search, tolerance)
+    meets = None
+    if check_pact and solver not in ("pact", "exact"):
+        meets = make_solver("pact", epsilon).solve(problem).feasible
+    message = found.message + ("; the pact solver meets the original problem" if meets else "")
+    return replace(
+        found,
+        message=message,
+        solver=solver,
+        epsilon=epsilon,
+        search_epsilon=coarse,
+        pact_meets=meets,
+    )
+
+
+def _diagnose(problem: Problem, search: _Search, tolerance: float) -> Relaxation:
+    """The deadline and target steps of :func:`diagnose`."""
+    target, deadline = problem.target.loss, problem.target.deadline_s
+    solver = search.requested.name
+    if search.plan(loss=target, deadline_s=deadline, exact=True) is not None:
         return Relaxation("none", f"the {solver} solver finds a plan; nothing needs relaxing")
     by_deadline = search.lowest_loss(deadline, tolerance)
     alternative = (
@@ -269,8 +311,11 @@ def diagnose(
         else f"no epoch fits in {deadline:g} s"
     )
     long = horizon(problem)
-    upper = search.plan(loss=target, deadline_s=long) if long > deadline else None
+    upper = search.plan(loss=target, deadline_s=long, exact=True) if long > deadline else None
     if upper is not None:
+        coarse = search.plan(loss=target, deadline_s=long)
+        if coarse is not None and coarse.duration_s < upper.duration_s:
+            upper = coarse
         shortest = search.shortest_deadline(upper, deadline, tolerance)
         return Relaxation(
             "deadline",

@@ -1,9 +1,11 @@
-"""The solver interface: every PACT solver and baseline plugs in here (SPEC 5).
+"""The solver interface: every PACT solver and baseline plugs in here.
 
-A solver implements :meth:`Solver.search`, returning the decisions of its best plan (or None when
-it finds none); :meth:`Solver.solve` is the template method that times the search and builds the
-:class:`~leantrain.pact.plan.Plan` through :func:`~leantrain.pact.plan.evaluate`, so every
-reported figure comes from the SPEC's formulas, never from a solver's own bookkeeping.
+See docs/pact.md, 'The solvers'. A solver implements :meth:`Solver.search`, returning the
+decisions of its best plan (or None when it finds none); :meth:`Solver.solve` is the template
+method that times the search and builds the :class:`~leantrain.pact.plan.Plan` through
+:func:`~leantrain.pact.plan.evaluate`, so every reported figure comes from the plan formulas
+(docs/pact.md, 'The model'), never from a solver's own bookkeeping. Solvers are found by name
+through :data:`~leantrain.registry.SOLVERS`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from typing import ClassVar
 
 from leantrain.pact.plan import Decision, Plan, evaluate
 from leantrain.pact.problem import Problem
-from leantrain.registry import registrar
+from leantrain.registry import SOLVERS
 
-__all__ = ["DEFAULT_EPSILON", "SOLVERS", "Solver", "make_solver", "register_solver"]
+__all__ = ["DEFAULT_EPSILON", "SOLVERS", "Solver", "make_solver"]
 
 #: The default granularity of the ``pact`` solver's approximations.
 DEFAULT_EPSILON = 0.01
@@ -29,7 +31,7 @@ class Solver(ABC):
         epsilon: The granularity knob (used by solvers that approximate; recorded by all).
 
     Attributes:
-        name: The registry name (set by :func:`register_solver`).
+        name: The registry name (a class attribute; see :data:`~leantrain.registry.SOLVERS`).
         exact: Whether a plan it returns is the true optimum (status ``optimal``).
     """
 
@@ -46,7 +48,7 @@ class Solver(ABC):
         """The decisions of the best plan found that meets the target by the deadline, or None."""
 
     def solve(self, problem: Problem) -> Plan:
-        """Search, then evaluate the result with the SPEC's formulas."""
+        """Search, then evaluate the result with the plan formulas."""
         began = time.perf_counter()
         decisions = self.search(problem)
         elapsed = time.perf_counter() - began
@@ -60,17 +62,10 @@ class Solver(ABC):
         )
 
 
-SOLVERS: dict[str, type[Solver]] = {}
-
-
-#: Class decorator ``@register_solver("name")`` adding a solver to :data:`SOLVERS`.
-register_solver = registrar(SOLVERS)
-
-
 def make_solver(name: str, epsilon: float = DEFAULT_EPSILON) -> Solver:
-    """Build the registered solver ``name``.
+    """Build the solver registered as ``name`` in :data:`~leantrain.registry.SOLVERS`.
 
     Raises:
-        KeyError: No solver of that name is registered.
+        UnknownNameError: No solver of that name is registered (a KeyError).
     """
-    return SOLVERS[name](epsilon)
+    return SOLVERS.get(name)(epsilon)

@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from leantrain.io import atomic_write
-from leantrain.report.runs import RunResult
+from leantrain.fl.run_dir import RunResult
+from leantrain.io import save_png
 
 __all__ = [
     "ACCURACY_PNG",
@@ -58,14 +57,6 @@ def _finish(axes: Axes) -> None:
         axes.legend(loc="best", fontsize="small")
 
 
-def _save(figure: Figure, path: Path) -> Path:
-    """Write ``figure`` as a PNG at ``path`` atomically."""
-    FigureCanvasAgg(figure)
-    atomic_write(path, lambda stream: figure.savefig(stream, format="png", dpi=_DPI))
-    figure.clear()
-    return path
-
-
 def plot_accuracy(runs: Sequence[RunResult], path: Path, targets: Sequence[float] = ()) -> Path:
     """Plot test accuracy against simulated time, one line per strategy.
 
@@ -99,7 +90,7 @@ def plot_accuracy(runs: Sequence[RunResult], path: Path, targets: Sequence[float
     axes.set_ylabel("Test accuracy (%)")
     axes.set_title("Test accuracy vs simulated time")
     _finish(axes)
-    return _save(figure, Path(path))
+    return save_png(figure, path, _DPI)
 
 
 def plot_energy(runs: Sequence[RunResult], path: Path) -> Path:
@@ -133,7 +124,7 @@ def plot_energy(runs: Sequence[RunResult], path: Path) -> Path:
     accuracy_axes.set_title("Test accuracy vs energy spent")
     _finish(energy_axes)
     _finish(accuracy_axes)
-    return _save(figure, Path(path))
+    return save_png(figure, path, _DPI)
 
 
 def _uses_sub_models(run: RunResult) -> bool:
@@ -165,7 +156,7 @@ def plot_cost_ratio(runs: Sequence[RunResult], path: Path) -> Path:
     axes.set_ylim(0.0, 1.05)
     axes.set_title("Sub-model size chosen by the devices")
     _finish(axes)
-    return _save(figure, path)
+    return save_png(figure, path, _DPI)
 
 
 def write_figures(

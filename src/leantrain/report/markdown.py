@@ -6,9 +6,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from leantrain.fl.run_dir import RunResult, load_run_dir
 from leantrain.io import atomic_write_text
 from leantrain.report.figures import ACCURACY_PNG, COST_PNG, ENERGY_PNG, write_figures
-from leantrain.report.runs import RunResult, load_run_dir
 
 __all__ = ["REPORT_MD", "collect_targets", "summary_table", "write_report"]
 

@@ -8,11 +8,11 @@ data partition and the model, exactly as the server does. Then it does the devic
 same code as the local engine:
 
 * ``query``: names the device it serves (the server maps devices to SuperNodes so);
-* ``train``: one round's local update (:func:`~leantrain.fl.client.run_local_update`); the
-  device's own policy runs here, DISTREAL's included: it reads the device's availability and
-  picks a dropout vector before every mini-batch, with no help from the server;
-* ``train.pact``: one PACT node's local epoch (:func:`~leantrain.pact.profile.train_node`) on the
-  model pruned to the epoch's level.
+* ``train``: one client task (:func:`~leantrain.fl.client.run_local_update`): a round's local
+  update, where the device's own policy runs, DISTREAL's included (it reads the device's
+  availability and picks a dropout vector before every mini-batch, with no help from the server);
+  or a PACT epoch's pass over the selected samples, on a model of the architecture pruned to the
+  task's level.
 
 A failure raises, and Flower returns it to the server as an error reply. An injected ``hang``
 fault is real here: the ClientApp does not answer before the server's wall-clock timeout
@@ -32,19 +32,14 @@ from flwr.app import ConfigRecord, Context, Message, RecordDict
 from flwr.clientapp import ClientApp
 from torch import nn
 
-import leantrain.distreal
-import leantrain.fl.submodels  # noqa: F401 - registers the sub-model policies
 from leantrain.engines.flower.records import (
     config_from_record,
-    node_result_to_record,
-    node_task_from_record,
     task_from_record,
     update_to_record,
 )
 from leantrain.errors import InputError
 from leantrain.fl import FederatedSetup, build_setup
 from leantrain.fl.client import run_local_update
-from leantrain.pact.profile import pruned_model, train_node
 
 __all__ = ["PARTITION_ID", "ClientAppFailure", "client_app", "device_index"]
 
@@ -95,7 +90,7 @@ class _Workspace:
         """A scratch model of the run's architecture pruned to ``level``."""
         assert self.setup is not None
         if level not in self.models:
-            self.models[level] = pruned_model(self.setup, level)
+            self.models[level] = self.setup.build_model(level)
         return self.models[level]
 
 
@@ -139,22 +134,11 @@ def identify(message: Message, context: Context) -> Message:
 @client_app.train()
 @_named_failures
 def train(message: Message, context: Context) -> Message:
-    """One round's local update of this device."""
+    """One client task of this device (a round's local update, or a PACT epoch's pass)."""
     setup = _WORKSPACE.setup_for(message.content)
     task, global_state = task_from_record(message.content)
     _check_device(context, setup, task.device_index)
-    update = run_local_update(setup, task, global_state, _WORKSPACE.model())
+    update = run_local_update(setup, task, global_state, _WORKSPACE.model(task.model_level))
     if task.fault == "hang":
         time.sleep(setup.config.flower.timeout_s + _HANG_MARGIN_S)
     return Message(update_to_record(update), reply_to=message)
-
-
-@client_app.train("pact")
-@_named_failures
-def train_pact(message: Message, context: Context) -> Message:
-    """One PACT node's local epoch on this device."""
-    setup = _WORKSPACE.setup_for(message.content)
-    task, global_state = node_task_from_record(message.content)
-    _check_device(context, setup, task.device_index)
-    result = train_node(setup, task, global_state, _WORKSPACE.model(task.level))
-    return Message(node_result_to_record(result), reply_to=message)

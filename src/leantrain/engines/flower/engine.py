@@ -11,10 +11,9 @@ from flwr.serverapp import Grid
 
 from leantrain.engines.engine import Engine
 from leantrain.engines.flower.client_app import client_app as leantrain_client_app
-from leantrain.engines.flower.executor import FlowerClientExecutor, FlowerNodeTrainer
+from leantrain.engines.flower.executor import FlowerClientExecutor
 from leantrain.engines.flower.link import GridLink, SimulationLink
 from leantrain.fl import ClientExecutor, FederatedSetup
-from leantrain.pact.nodes import NodeTrainer
 
 __all__ = ["FlowerEngine", "backend_config"]
 
@@ -72,9 +71,6 @@ class FlowerEngine(Engine):
 
     def client_executor(self, setup: FederatedSetup) -> ClientExecutor:
         return FlowerClientExecutor(self._link(setup), setup)
-
-    def node_trainer(self, setup: FederatedSetup) -> NodeTrainer:
-        return FlowerNodeTrainer(self._link(setup), setup)
 
     def close(self) -> None:
         if self._simulation is not None:

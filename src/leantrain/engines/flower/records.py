@@ -2,10 +2,12 @@
 
 A task travels as the global state (``ArrayRecord``) and a ``ConfigRecord`` of its fields; an
 update as its state and trained-entry shares (``ArrayRecord``s, when present) and a
-``ConfigRecord`` of its figures. PACT's node tasks and results travel the same way. Every message
+``ConfigRecord`` of its figures. A PACT epoch's tasks are client tasks too: their sample selection
+and the model's pruning level are fields of the task. Every message
 to a ClientApp also carries the run config (:func:`config_to_record`), from which the ClientApp
 rebuilds the setup: its device profile, its data partition and the initial model. Policy
-options, extras and the selection log are nested JSON, so they travel as one JSON string each.
+options, the sample selection, extras and the selection log are nested JSON, so they travel as one
+JSON string each.
 The conversion is exact: tensors keep their dtypes and values, floats (``inf`` included) their
 values, so a run on Flower can equal the local engine's.
 """
@@ -21,17 +23,12 @@ import torch
 from flwr.app import ArrayRecord, ConfigRecord, RecordDict
 
 from leantrain.config import RunConfig, parse_config
-from leantrain.fl.task import ClientTask, ClientUpdate
+from leantrain.fl.task import ClientTask, ClientUpdate, SampleSelection
 from leantrain.fleet import EnergyBreakdown
-from leantrain.pact.nodes import NodeResult, NodeTask
 
 __all__ = [
     "config_from_record",
     "config_to_record",
-    "node_result_from_record",
-    "node_result_to_record",
-    "node_task_from_record",
-    "node_task_to_record",
     "task_from_record",
     "task_to_record",
     "update_from_record",
@@ -88,9 +85,34 @@ def task_to_record(task: ClientTask, global_state: Mapping[str, torch.Tensor]) -
             "policy": task.policy,
             "options": json.dumps(task.options, sort_keys=True),
             "fault": task.fault or "",
+            "samples": _selection_text(task.samples),
+            "model_level": task.model_level,
         }
     )
     return _with_tensors(RecordDict({"task": fields}), state=global_state)
+
+
+def _selection_text(selection: SampleSelection | None) -> str:
+    """The sample selection as JSON text; empty without one (ConfigRecord has no None)."""
+    if selection is None:
+        return ""
+    fields = {
+        "fraction": selection.fraction,
+        "purpose": selection.purpose,
+        "epoch": selection.epoch,
+    }
+    return json.dumps(fields, sort_keys=True)
+
+
+def _selection(text: str) -> SampleSelection | None:
+    """Inverse of :func:`_selection_text`."""
+    if not text:
+        return None
+    fields = json.loads(text)
+    epoch = fields["epoch"]
+    if not isinstance(epoch, int) or isinstance(epoch, bool):
+        raise ValueError(f"samples.epoch: expected an integer, got {epoch!r}")
+    return SampleSelection(float(fields["fraction"]), str(fields["purpose"]), epoch)
 
 
 def task_from_record(record: RecordDict) -> tuple[ClientTask, dict[str, torch.Tensor]]:
@@ -106,6 +128,8 @@ def task_from_record(record: RecordDict) -> tuple[ClientTask, dict[str, torch.Te
         policy=str(fields["policy"]),
         options=json.loads(str(fields["options"])),
         fault=str(fields["fault"]) or None,
+        samples=_selection(str(fields["samples"])),
+        model_level=_float(fields, "model_level"),
     )
     return task, _state(record)
 
@@ -169,49 +193,3 @@ def config_from_record(record: RecordDict) -> tuple[str, RunConfig]:
     """The run config a message carries, and its TOML text (a key for caching what it builds)."""
     text = str(record.config_records["run"]["toml"])
     return text, parse_config(tomllib.loads(text), "<message from the ServerApp>")
-
-
-def node_task_to_record(task: NodeTask, global_state: Mapping[str, torch.Tensor]) -> RecordDict:
-    """The message content for PACT node task ``task`` with the global state it starts from."""
-    fields = ConfigRecord(
-        {
-            "device_index": task.device_index,
-            "fraction": task.fraction,
-            "level": task.level,
-            "purpose": task.purpose,
-            "epoch": task.epoch,
-        }
-    )
-    return _with_tensors(RecordDict({"node": fields}), state=global_state)
-
-
-def node_task_from_record(record: RecordDict) -> tuple[NodeTask, dict[str, torch.Tensor]]:
-    """Inverse of :func:`node_task_to_record`."""
-    fields = record.config_records["node"]
-    task = NodeTask(
-        device_index=_int(fields, "device_index"),
-        fraction=_float(fields, "fraction"),
-        level=_float(fields, "level"),
-        purpose=str(fields["purpose"]),
-        epoch=_int(fields, "epoch"),
-    )
-    return task, _state(record)
-
-
-def node_result_to_record(result: NodeResult) -> RecordDict:
-    """The message content for ``result``."""
-    fields = ConfigRecord(
-        {"device": result.device, "samples": result.samples, "reason": result.reason}
-    )
-    return _with_tensors(RecordDict({"node": fields}), state=result.state)
-
-
-def node_result_from_record(record: RecordDict) -> NodeResult:
-    """Inverse of :func:`node_result_to_record`."""
-    fields = record.config_records["node"]
-    return NodeResult(
-        device=str(fields["device"]),
-        samples=_int(fields, "samples"),
-        state=_tensors(record, "state"),
-        reason=str(fields["reason"]),
-    )

@@ -11,9 +11,12 @@ Flower's SuperLink starts it for ``flwr run deploy/flower <superlink>``; its run
   ``leantrain train`` writes it;
 * ``resume``: continue the run in ``out`` from its newest checkpoint;
 * ``plan`` (and ``problem``, default the one the plan names): execute this PACT plan instead, as
-  ``leantrain execute`` does, writing ``execution.json`` and ``execution.png`` into ``out``.
+  ``leantrain execute`` does, writing ``execution.json`` and ``execution.png`` into ``out``
+  (default ``runs/<plan>-execute-flower``); ``replan`` re-plans after every epoch at the plan's
+  ε; ``force`` overwrites an earlier execution.
 
-The round loop runs here and the device work in the SuperNodes' ClientApps, through
+Both run the flows of :mod:`leantrain.workflows`, the same as the command line; the round loop
+runs here and the device work in the SuperNodes' ClientApps, through
 :class:`~leantrain.engines.flower.executor.FlowerClientExecutor` on this ServerApp's grid.
 """
 
@@ -26,36 +29,33 @@ from flwr.app import Context
 from flwr.common import log
 from flwr.serverapp import Grid, ServerApp
 
-import leantrain.distreal  # noqa: F401 - registers distreal and uniform
+from leantrain import workflows
 from leantrain.config import load_config
-from leantrain.engines.flower.executor import FlowerClientExecutor, FlowerNodeTrainer
+from leantrain.engines.flower.executor import FlowerClientExecutor
 from leantrain.engines.flower.link import DirectLink
-from leantrain.errors import InputError
-from leantrain.fl import FederatedSetup, RoundRecord, build_setup
-from leantrain.fl.run import check_strategies, run_strategy, write_config
-from leantrain.pact import read_plan
-from leantrain.pact.execute import execute_plan, write_execution
-from leantrain.pact.problem import load_problem
-from leantrain.report import load_run_dir, write_figures
+from leantrain.fl.executor import ClientExecutor
+from leantrain.fl.records import RoundRecord
+from leantrain.fl.setup import FederatedSetup
 
-__all__ = ["server_app"]
+__all__ = ["RUN_CONFIG", "server_app"]
 
 server_app = ServerApp()
 
-_SOURCE = "flwr run --run-config"
+#: Where the ServerApp's values come from; they keep their names (``out``, ``resume=true``).
+RUN_CONFIG = workflows.Origin("flwr run --run-config", renames={"resume": "resume=true"})
 
 
 def _text(context: Context, key: str, default: str = "") -> str:
     value = context.run_config.get(key, default)
     if not isinstance(value, str):
-        raise InputError(_SOURCE, key, f"must be a string, got {value!r}")
+        raise RUN_CONFIG.error(key, f"must be a string, got {value!r}")
     return value
 
 
 def _flag(context: Context, key: str) -> bool:
     value = context.run_config.get(key, False)
     if not isinstance(value, bool):
-        raise InputError(_SOURCE, key, f"must be true or false, got {value!r}")
+        raise RUN_CONFIG.error(key, f"must be true or false, got {value!r}")
     return value
 
 
@@ -77,54 +77,40 @@ def main(grid: Grid, context: Context) -> None:
     """Train a strategy, or execute a PACT plan, on the connected SuperNodes."""
     config_path = Path(_text(context, "config"))
     if not config_path.name:
-        raise InputError(_SOURCE, "config", "name the run config (TOML) on the SuperLink's machine")
+        raise RUN_CONFIG.error("config", "name the run config (TOML) on the SuperLink's machine")
     config = load_config(config_path)
-    setup = build_setup(config, config_path)
     link = DirectLink(grid)
+
+    def executors(setup: FederatedSetup) -> ClientExecutor:
+        return FlowerClientExecutor(link, setup)
+
     plan_path = _text(context, "plan")
     if plan_path:
-        _execute(context, setup, link, Path(plan_path))
+        plan = Path(plan_path)
+        outcome = workflows.execute(
+            plan,
+            config,
+            config_path,
+            executors,
+            Path(_text(context, "out") or f"runs/{plan.stem}-execute-flower"),
+            problem_path=Path(problem) if (problem := _text(context, "problem")) else None,
+            replan=_flag(context, "replan"),
+            force=_flag(context, "force"),
+            origin=RUN_CONFIG,
+        )
+        epochs = len(outcome.result.epochs)
+        log(logging.INFO, "executed %s: %d epochs, wrote %s", plan, epochs, outcome.path)
         return
     strategy = _text(context, "strategy", "fedavg")
-    check_strategies([strategy], _SOURCE)
     out = Path(_text(context, "out") or f"runs/{config_path.stem}-{strategy}-flower")
-    resume = _flag(context, "resume")
-    if not resume and out.is_dir() and any(out.iterdir()):
-        raise InputError(
-            _SOURCE, "out", f"{out} already holds files; set resume=true or change out"
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    write_config(out, setup)
-    summary = run_strategy(
-        setup,
+    summary = workflows.train(
+        config,
+        config_path,
         strategy,
-        lambda s: FlowerClientExecutor(link, s),
+        executors,
         out,
-        resume=resume,
+        resume=_flag(context, "resume"),
         on_round=_report,
+        origin=RUN_CONFIG,
     )
-    write_figures(out, load_run_dir(out), config.training.accuracy_targets)
     log(logging.INFO, "%s: final accuracy %s in %s", strategy, summary.final_accuracy, out)
-
-
-def _execute(context: Context, setup: FederatedSetup, link: DirectLink, plan_path: Path) -> None:
-    """Execute the PACT plan at ``plan_path`` with the nodes' epochs in the ClientApps."""
-    plan = read_plan(plan_path)
-    recorded = plan.notes.get("problem")
-    problem_path = Path(
-        _text(context, "problem") or (recorded or str(plan_path.with_name("problem.toml")))
-    )
-    problem = load_problem(problem_path)
-    out = Path(_text(context, "out") or f"runs/{plan_path.stem}-execute-flower")
-    trainer = FlowerNodeTrainer(link, setup)
-    result = execute_plan(
-        plan,
-        problem,
-        setup,
-        replan=_flag(context, "replan"),
-        plan_source=plan_path,
-        problem_source=problem_path,
-        trainer=trainer,
-    )
-    written, _ = write_execution(result, out)
-    log(logging.INFO, "executed %s: %d epochs, wrote %s", plan_path, len(result.epochs), written)

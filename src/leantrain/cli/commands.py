@@ -1,0 +1,409 @@
+"""The ``leantrain`` commands (docs/cli.md): each parses its options, runs one flow of
+:mod:`leantrain.workflows` and prints its result through :mod:`leantrain.cli.tables`."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+
+import typer
+
+from leantrain import workflows
+from leantrain.cli import tables
+from leantrain.cli.progress import ExploreProgress, RoundProgress, StepProgress, round_progress
+from leantrain.errors import InfeasibleError, InputError
+from leantrain.workflows import COMMAND_LINE
+
+if TYPE_CHECKING:
+    from leantrain.pact.execute import ExecutedEpoch
+    from leantrain.pact.profile import ProfileProgress
+
+__all__ = ["EPSILON_HELP", "app", "exits_cleanly", "main"]
+
+app = typer.Typer(
+    name="leantrain",
+    help="Resource-aware cooperative training of DNNs on heterogeneous device fleets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+#: The default ε as ``--help`` shows it, without importing the planner (a test checks that it is
+#: :data:`leantrain.pact.solver.DEFAULT_EPSILON`).
+EPSILON_HELP = "0.01"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+#: Where the profile options' own errors come from (their fields are the options' names).
+_PROFILE_OPTIONS = "profile options"
+
+
+def exits_cleanly(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn InputError into exit code 2 and InfeasibleError into 3, with one line on stderr."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except InputError as error:
+            if error.file == _PROFILE_OPTIONS:  # the options are flags here
+                error = COMMAND_LINE.error(error.field, error.message)
+            print(f"error: {error.line()}", file=sys.stderr)
+            raise typer.Exit(2) from None
+        except InfeasibleError as error:
+            print(str(error), file=sys.stderr)  # the message starts with "infeasible:"
+            raise typer.Exit(3) from None
+        except KeyboardInterrupt:
+            print(
+                "interrupted: the last completed round is checkpointed; rerun with --resume",
+                file=sys.stderr,
+            )
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _split(names: str) -> list[str]:
+    return [name.strip() for name in names.split(",") if name.strip()]
+
+
+def _compare(config: Path, strategies: str | None, out: Path, engine: str, resume: bool) -> None:
+    from leantrain.config import load_config
+
+    run_config = load_config(config)
+    names = _split(strategies) if strategies else list(run_config.strategies)
+    workflows.check_strategies(names, COMMAND_LINE)
+    chosen = workflows.engine(engine, COMMAND_LINE)
+    with contextlib.closing(chosen):  # one Flower simulation serves every strategy
+        workflows.compare(
+            run_config,
+            config,
+            names,
+            chosen.client_executor,
+            out,
+            resume=resume,
+            progress=round_progress(run_config.training.rounds),
+            origin=COMMAND_LINE,
+        )
+    tables.print_table(out, run_config.training.accuracy_targets)
+
+
+@app.command()
+@exits_cleanly
+def train(
+    config: Annotated[Path, typer.Argument(help="Run config (TOML).")],
+    strategy: Annotated[str, typer.Option(help="Strategy to run.")] = "fedavg",
+    engine: Annotated[str, typer.Option(help="Where clients run: local or flower.")] = "local",
+    out: Annotated[Path | None, typer.Option(help="Run directory.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint.")] = False,
+) -> None:
+    """Run one federated training."""
+    from leantrain.config import load_config
+
+    run_config = load_config(config)
+    workflows.check_strategies([strategy], COMMAND_LINE)
+    chosen = workflows.engine(engine, COMMAND_LINE)
+    directory = out or Path("runs") / f"{config.stem}-{strategy}"
+    with (
+        contextlib.closing(chosen),
+        RoundProgress(strategy, run_config.training.rounds) as progress,
+    ):
+        workflows.train(
+            run_config,
+            config,
+            strategy,
+            chosen.client_executor,
+            directory,
+            resume=resume,
+            on_round=progress,
+            origin=COMMAND_LINE,
+        )
+    tables.print_table(directory, run_config.training.accuracy_targets)
+
+
+@app.command()
+@exits_cleanly
+def compare(
+    config: Annotated[Path, typer.Argument(help="Run config (TOML).")],
+    strategies: Annotated[
+        str | None, typer.Option(help="Comma-separated strategies (default: the config's).")
+    ] = None,
+    engine: Annotated[str, typer.Option(help="Where clients run: local or flower.")] = "local",
+    out: Annotated[Path | None, typer.Option(help="Run directory.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue each strategy's run.")] = False,
+) -> None:
+    """Run several strategies on the same fleet, data and seed; one table, shared plots."""
+    _compare(config, strategies, out or Path("runs") / f"{config.stem}-compare", engine, resume)
+
+
+@app.command()
+@exits_cleanly
+def report(directory: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
+    """Write a markdown report with figures for a run directory."""
+    from leantrain.report import write_report
+
+    print(f"wrote {write_report(directory)}")
+
+
+@app.command()
+@exits_cleanly
+def explore(
+    config: Annotated[Path, typer.Argument(help="Run config (TOML).")],
+    out: Annotated[
+        Path, typer.Option(help="Front to write (JSON); its plot goes beside it as <stem>.png.")
+    ] = Path("front.json"),
+    force: Annotated[bool, typer.Option(help="Overwrite an existing front.")] = False,
+    cache: Annotated[
+        bool,
+        typer.Option(help="Keep every evaluation in <stem>.cache.json beside --out and reuse it."),
+    ] = True,
+) -> None:
+    """Explore DISTREAL's dropout vectors (NSGA-II) and write their Pareto front."""
+    from leantrain.config import load_config
+
+    if out.suffix == ".png":  # before reading the config: the flow checks it again
+        raise COMMAND_LINE.error("out", "the front is JSON; its plot takes <stem>.png")
+    run_config = load_config(config)
+    try:
+        with ExploreProgress(run_config.distreal.dse.generations) as progress:
+            outcome = workflows.explore(
+                run_config,
+                config,
+                out,
+                force=force,
+                cache=cache,
+                progress=progress,
+                origin=COMMAND_LINE,
+            )
+    except KeyboardInterrupt:
+        kept = f"; the evaluations so far are kept in {workflows.cache_path_of(out)}"
+        print(f"interrupted{kept if cache else ''}", file=sys.stderr)
+        raise typer.Exit(130) from None
+    tables.print_front(outcome.front)
+    print(f"wrote {outcome.path} and {outcome.picture}")
+
+
+@app.command()
+@exits_cleanly
+def demo(
+    out: Annotated[Path, typer.Option(help="Run directory.")] = Path("runs/demo"),
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted demo.")] = False,
+) -> None:
+    """The embedded default job: DISTREAL against the FedAvg baselines on bundled MNIST and a
+    heterogeneous, time-varying fleet, then a PACT plan of a small problem."""
+    config = workflows.demo_config()
+    chosen = workflows.engine("local", COMMAND_LINE)
+    with contextlib.closing(chosen):
+        outcome = workflows.demo(
+            out,
+            chosen.client_executor,
+            config=config,
+            resume=resume,
+            progress=round_progress(config.training.rounds),
+        )
+    tables.print_table(out, config.training.accuracy_targets)
+    print(f"report: {outcome.report}")
+    tables.print_plan_line(outcome.problem, outcome.plan)
+    print(f"PACT plan (every epoch): {outcome.plan_path}, {outcome.picture}")
+
+
+@app.command("plan")
+@exits_cleanly
+def plan_command(
+    problem: Annotated[Path, typer.Argument(help="PACT problem file (TOML).")],
+    solver: Annotated[
+        str, typer.Option(help="pact, exact, full, prune-first, greedy or no-prune.")
+    ] = "pact",
+    epsilon: Annotated[
+        float | None,
+        typer.Option(
+            help=f"Granularity of the pact solver's approximations (default {EPSILON_HELP})."
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option(help="Plan to write (JSON); its figure goes beside it as <stem>.png.")
+    ] = Path("plan.json"),
+    compare: Annotated[
+        bool, typer.Option(help="Also run every solver; table and <stem>-compare.png.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
+) -> None:
+    """Plan an energy-minimal training (PACT) that meets the loss target by the deadline."""
+    outcome = workflows.plan(
+        problem,
+        solver=solver,
+        epsilon=epsilon,
+        out=out,
+        compare=compare,
+        force=force,
+        origin=COMMAND_LINE,
+    )
+    if outcome.comparison is not None:
+        tables.print_solvers(outcome.problem, outcome.epsilon, outcome.comparison)
+    if outcome.relaxation is not None:
+        raise outcome.relaxation.error()
+    tables.print_epochs(outcome.problem, outcome.plan)
+    from leantrain.pact.lagrange import certificate  # numpy only, and only for plan
+
+    if line := certificate(outcome.plan):
+        print(line)
+    written = [outcome.path, outcome.picture, outcome.comparison_picture]
+    shown = [str(path) for path in written if path is not None]
+    print(f"wrote {', '.join(shown[:2])}" + (f" and {shown[2]}" if len(shown) > 2 else ""))
+
+
+def _numbers(text: str, option: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(item) for item in _split(text))
+    except ValueError:
+        raise COMMAND_LINE.error(
+            option, f"not a comma-separated list of numbers: {text!r}"
+        ) from None
+
+
+@app.command("profile")
+@exits_cleanly
+def profile_command(
+    config: Annotated[Path, typer.Argument(help="Run config (TOML): data, model, fleet.")],
+    out: Annotated[
+        Path, typer.Option(help="Problem file to write (TOML); its fit plot goes beside it (.png).")
+    ] = Path("problem.toml"),
+    levels: Annotated[
+        str, typer.Option(help="Pruning levels, ascending from 0.")
+    ] = "0,0.25,0.5,0.75",
+    epochs: Annotated[int, typer.Option(help="Training passes per level after the warm-up.")] = 8,
+    warmup_epochs: Annotated[
+        int, typer.Option(help="Passes of the unpruned model before pruning to each level.")
+    ] = 1,
+    holdout: Annotated[
+        int, typer.Option(help="Last points per level held out of the fit (its error).")
+    ] = 2,
+    method: Annotated[
+        str, typer.Option(help="fedavg (full-fleet rounds) or central (SGD on the pooled data).")
+    ] = "fedavg",
+    fractions: Annotated[str, typer.Option(help="Allowed data fractions.")] = "0,0.5,1",
+    target_epochs: Annotated[
+        int | None,
+        typer.Option(help="Target = predicted level-0 loss after this many full epochs."),
+    ] = None,
+    deadline_factor: Annotated[
+        float, typer.Option(help="Deadline = this x target-epochs x one full-fleet epoch.")
+    ] = 2.0,
+    max_epochs: Annotated[
+        int | None, typer.Option(help="max_epochs of the problem (default 3 x target-epochs).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
+) -> None:
+    """Profile the model per pruning level and fit the loss predictor: a PACT problem file."""
+    from leantrain.config import load_config
+    from leantrain.pact.profile import ProfileOptions
+
+    if out.suffix == ".png":  # before reading the config: the flow checks it again
+        raise COMMAND_LINE.error("out", "the problem is TOML; its plot takes <stem>.png")
+    options = ProfileOptions(
+        levels=_numbers(levels, "levels"),
+        method=method,  # type: ignore[arg-type]  # checked by ProfileOptions.check
+        epochs=epochs,
+        warmup_epochs=warmup_epochs,
+        holdout=holdout,
+        data_fractions=_numbers(fractions, "data_fractions"),
+        target_epochs=target_epochs,
+        deadline_factor=deadline_factor,
+        max_epochs=max_epochs,
+    )
+    options.check()
+    run_config = load_config(config)
+    total = options.warmup_epochs + len(options.levels) * options.epochs
+    with StepProgress("profile", total) as progress:
+
+        def report(event: ProfileProgress) -> None:
+            progress.step(event.done, event.total, f"{event.stage}: loss {event.loss:.4f}")
+
+        outcome = workflows.profile(
+            run_config, config, options, out, force=force, progress=report, origin=COMMAND_LINE
+        )
+    result = outcome.result
+    tables.print_profile(result, run_config.model.name, options.method)
+    target = result.problem.target
+    print(
+        f"initial loss {result.initial_loss:.4f}, after warm-up {result.warmup_loss:.4f}; "
+        f"default target {target.loss:.4f}, deadline {target.deadline_s:.6g} s "
+        f"({options.deadline_factor:g} x {options.target_epochs or options.epochs} x "
+        f"{result.full_epoch_time_s:.6g} s)"
+    )
+    print(f"wrote {outcome.path} and {outcome.picture}")
+
+
+@app.command("execute")
+@exits_cleanly
+def execute_command(
+    plan: Annotated[Path, typer.Argument(help="Plan (JSON) written by leantrain plan.")],
+    config: Annotated[
+        Path, typer.Argument(help="Run config (TOML) the problem was profiled from.")
+    ],
+    problem: Annotated[
+        Path | None,
+        typer.Option(
+            help="The plan's problem file (default: the one the plan names, else problem.toml "
+            "beside the plan)."
+        ),
+    ] = None,
+    replan: Annotated[
+        bool, typer.Option(help="Re-plan with pact from the observed loss after every epoch.")
+    ] = False,
+    epsilon: Annotated[
+        float | None,
+        typer.Option(help="Granularity of the pact solver when re-planning (default: the plan's)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output directory (default runs/<plan>-execute).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
+    engine: Annotated[str, typer.Option(help="Where the nodes train: local or flower.")] = "local",
+) -> None:
+    """Run a PACT plan with real training; predicted vs realised loss, time and energy."""
+    from leantrain.config import load_config
+
+    if epsilon is not None:
+        workflows.check_epsilon(epsilon, COMMAND_LINE)
+    chosen = workflows.engine(engine, COMMAND_LINE)
+    directory = out or Path("runs") / f"{plan.stem}-execute"
+    with contextlib.closing(chosen), StepProgress("execute", 0) as progress:
+
+        def report(epoch: ExecutedEpoch, total: int) -> None:
+            progress.step(
+                epoch.index + 1,
+                total,
+                f"ρ={epoch.pruning:g} nodes {len(epoch.nodes)}: loss {epoch.realised_loss:.4f} "
+                f"(predicted {epoch.predicted_loss:.4f})",
+            )
+
+        outcome = workflows.execute(
+            plan,
+            load_config(config),
+            config,
+            chosen.client_executor,
+            directory,
+            problem_path=problem,
+            replan=replan,
+            epsilon=epsilon,
+            force=force,
+            on_epoch=report,
+            origin=COMMAND_LINE,
+        )
+    tables.print_execution(
+        outcome.result, f"execution of {plan} ({'re-planned' if replan else 'as planned'})"
+    )
+    print(f"wrote {outcome.path} and {outcome.picture}")
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

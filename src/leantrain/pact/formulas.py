@@ -1,0 +1,100 @@
+"""The plan formulas of docs/pact.md, 'The model': one implementation, for scalars and arrays.
+
+Every figure of a plan (a node's time and energy in an epoch, an epoch's effective samples, the
+loss after an epoch) is computed here and nowhere else: :func:`~leantrain.pact.plan.evaluate`
+calls these functions with Python floats, the solvers (:mod:`~leantrain.pact.knapsack`,
+:mod:`~leantrain.pact.graph`, :mod:`~leantrain.pact.exact`, :mod:`~leantrain.pact.bounds`) with
+numpy arrays. The functions only use arithmetic operators, so a float argument gives the same
+float as a hand-written expression in the same order, and an array argument its elementwise
+value.
+
+**The loss law.** Level ρ's curve is ℓ(s) = c + a·(s + s0)^(−b). The equivalent position of a loss
+ℓ⁺ > c is s_eq = ((ℓ⁺ − c)/a)^(−1/b) − s0, *not* clamped at 0: when ℓ⁺ lies above the curve's
+start ℓ(0), s_eq is negative (but above −s0) and the curve is followed backwards, so an epoch of D
+effective samples lowers the loss by exactly what D samples buy and an epoch of no samples leaves
+it where it is (docs/pact.md, 'Loss prediction': no free drop). At or below c the curve cannot
+lower the loss and s_eq is infinite.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "BITS_PER_BYTE",
+    "compute_seconds",
+    "curve_loss",
+    "equivalent_position",
+    "node_energy",
+    "node_samples",
+    "node_time",
+]
+
+FloatArray = NDArray[np.float64]
+
+#: A float, or an array of them: every formula works elementwise on either.
+Value = TypeVar("Value", float, FloatArray)
+
+#: Model sizes are in bytes, links in bit/s.
+BITS_PER_BYTE = 8.0
+
+
+def compute_seconds(
+    fraction: Value, samples: Value, flops_per_sample: float, flops: Value
+) -> Value:
+    """f·d_n·φ(ρ)/c_n: the time a node computes in an epoch."""
+    return fraction * samples * flops_per_sample / flops
+
+
+def node_time(
+    fraction: Value,
+    samples: Value,
+    flops_per_sample: float,
+    flops: Value,
+    model_bytes: float,
+    bandwidth_bps: Value,
+) -> Value:
+    """f·d_n·φ(ρ)/c_n + 2·8·S(ρ)/b_n: one node's time in an epoch (compute, model down and up)."""
+    compute = compute_seconds(fraction, samples, flops_per_sample, flops)
+    return compute + 2.0 * BITS_PER_BYTE * model_bytes / bandwidth_bps
+
+
+def node_energy(
+    fraction: Value,
+    samples: Value,
+    flops_per_sample: float,
+    flops: Value,
+    model_bytes: float,
+    bandwidth_bps: Value,
+    power_w: Value,
+    tx_power_w: Value,
+) -> Value:
+    """P_n·f·d_n·φ(ρ)/c_n + P^tx_n·8·S(ρ)/b_n: one node's energy in an epoch (compute, upload)."""
+    compute = compute_seconds(fraction, samples, flops_per_sample, flops)
+    return power_w * compute + tx_power_w * BITS_PER_BYTE * model_bytes / bandwidth_bps
+
+
+def node_samples(fraction: Value, samples: Value, quality: Value) -> Value:
+    """q_n·f·d_n: the effective samples one node contributes to an epoch (D_k is their sum)."""
+    return quality * fraction * samples
+
+
+def curve_loss(position: Value, a: float, b: float, c: float, s0: float) -> Value:
+    """ℓ(s) = c + a·(s + s0)^(−b) at ``position`` s (s > −s0)."""
+    out: Value = c + a * (position + s0) ** (-b)
+    return out
+
+
+def equivalent_position(loss: Value, a: float, b: float, c: float, s0: float) -> Value:
+    """s_eq = ((ℓ − c)/a)^(−1/b) − s0 for ℓ > c, inf for ℓ ≤ c (no clamp: see the module doc)."""
+    if isinstance(loss, float):
+        if loss <= c:
+            return float("inf")
+        return float(((loss - c) / a) ** (-1.0 / b)) - s0
+    above = loss > c
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        raw = np.where(above, np.where(above, loss - c, 1.0) / a, 1.0) ** (-1.0 / b) - s0
+    return np.where(above, raw, np.inf)

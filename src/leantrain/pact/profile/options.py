@@ -1,0 +1,104 @@
+"""What ``profile`` measures and the defaults it writes
+(docs/pact-profile-execute.md, 'Profile')."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from leantrain.errors import InputError
+
+__all__ = ["DEFAULT_LEVELS", "ProfileOptions", "ProfileProgress"]
+
+#: The pruning levels profiled when none are given.
+DEFAULT_LEVELS = (0.0, 0.25, 0.5, 0.75)
+
+
+@dataclass(frozen=True)
+class ProfileOptions:
+    """What :func:`profile` measures and the defaults it writes.
+
+    Attributes:
+        levels: Pruning ratios, strictly ascending, the first 0.
+        method: How each pass trains: ``central`` SGD over the pooled data of the fleet, or
+            ``fedavg``: one FedAvg round in which every device with data trains one local epoch
+            on all of it (an execute epoch of the whole fleet).
+        epochs: Passes over the pooled training data per level after the warm-up.
+        warmup_epochs: Passes of the unpruned model before pruning (the jumps are measured on the
+            warm-up model; 0 measures them on the untrained model, where they say little).
+        holdout: The last points of each level's run held out of the fit to measure its error.
+        data_fractions: ``[options] data_fractions`` of the problem.
+        target_epochs: The loss target is the prediction after this many reference epochs
+            (:func:`reference_epoch`); None uses ``epochs``.
+        deadline_factor: The deadline is this many times ``target_epochs`` reference epochs.
+        max_epochs: ``[options] max_epochs``; None uses 3 × ``target_epochs``.
+    """
+
+    levels: tuple[float, ...] = DEFAULT_LEVELS
+    method: Literal["central", "fedavg"] = "fedavg"
+    epochs: int = 8
+    warmup_epochs: int = 1
+    holdout: int = 2
+    data_fractions: tuple[float, ...] = (0.0, 0.5, 1.0)
+    target_epochs: int | None = None
+    deadline_factor: float = 2.0
+    max_epochs: int | None = None
+
+    def check(self) -> None:
+        """Raise :class:`~leantrain.errors.InputError` on an unusable option; its field is the
+        option's name (``levels``, ``epochs``...), its message speaks of values."""
+        levels = list(self.levels)
+        where = "profile options"
+        if not levels or levels[0] != 0.0:
+            raise InputError(where, "levels", "the first pruning level must be 0")
+        if any(not 0.0 <= x < 1.0 for x in levels):
+            raise InputError(where, "levels", "pruning levels must lie in [0, 1)")
+        if any(b <= a for a, b in itertools.pairwise(levels)):
+            raise InputError(where, "levels", "pruning levels must be strictly ascending")
+        if self.holdout < 1:
+            raise InputError(where, "holdout", "hold out at least one point per level")
+        if self.epochs - self.holdout < 4:
+            raise InputError(
+                where,
+                "epochs",
+                f"epochs must be >= holdout + 4 = {self.holdout + 4} (5 points to fit per level "
+                f"besides the {self.holdout} held out), got {self.epochs}",
+            )
+        if self.warmup_epochs < 0:
+            raise InputError(where, "warmup_epochs", f"must be 0 or more, got {self.warmup_epochs}")
+        if self.method not in ("central", "fedavg"):
+            raise InputError(where, "method", f"unknown method {self.method!r}")
+        fractions = list(self.data_fractions)
+        if fractions != sorted(set(fractions)) or any(not 0.0 <= f <= 1.0 for f in fractions):
+            raise InputError(where, "data_fractions", "must be strictly ascending values in [0, 1]")
+        if not any(f > 0.0 for f in fractions):
+            raise InputError(where, "data_fractions", "needs at least one fraction above 0")
+        if self.target_epochs is not None and self.target_epochs < 1:
+            raise InputError(
+                where, "target_epochs", f"must be at least 1, got {self.target_epochs}"
+            )
+        if not (self.deadline_factor > 0.0 and math.isfinite(self.deadline_factor)):
+            raise InputError(
+                where, "deadline_factor", f"must be a positive number, got {self.deadline_factor}"
+            )
+        if self.max_epochs is not None and self.max_epochs < 1:
+            raise InputError(where, "max_epochs", f"must be at least 1, got {self.max_epochs}")
+
+
+@dataclass(frozen=True)
+class ProfileProgress:
+    """One finished training pass of :func:`profile`.
+
+    Attributes:
+        done: Passes finished so far (warm-up included).
+        total: All passes.
+        stage: ``"warm-up"`` or ``"level 0.25"``...
+        loss: The held-out loss after the pass.
+    """
+
+    done: int
+    total: int
+    stage: str
+    loss: float

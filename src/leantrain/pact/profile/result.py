@@ -1,0 +1,137 @@
+"""What ``profile`` measured, and the problem file it writes (docs/pact-profile-execute.md,
+'Profile')."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from leantrain.io import atomic_write_text
+from leantrain.pact.plan import Decision
+from leantrain.pact.problem import Problem
+from leantrain.pact.profile.fit import CurveFit
+from leantrain.pact.profile.options import ProfileOptions
+
+__all__ = ["LevelProfile", "ProfileResult"]
+
+
+@dataclass(frozen=True)
+class LevelProfile:
+    """What :func:`profile` measured at one pruning level.
+
+    Attributes:
+        pruning: The pruning ratio ρ.
+        flops_per_sample: φ(ρ), training FLOPs per sample of the pruned model.
+        state_bytes: S(ρ).
+        memory_bytes: m(ρ) for the config's batch size.
+        parameters: Parameters of the pruned model.
+        widths: Output channels of each prunable layer.
+        samples: Cumulative samples of each observed point.
+        losses: Held-out loss at each point.
+        fit: The fitted curve and its errors.
+        jump_measured: Loss right after pruning the warm-up model minus its loss before (raw).
+        jump: The jump written (clamped ≥ 0, non-decreasing over the levels).
+    """
+
+    pruning: float
+    flops_per_sample: float
+    state_bytes: int
+    memory_bytes: int
+    parameters: int
+    widths: dict[str, int]
+    samples: tuple[float, ...]
+    losses: tuple[float, ...]
+    fit: CurveFit
+    jump_measured: float
+    jump: float
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    """A profiled PACT problem and how it was measured.
+
+    Attributes:
+        problem: The problem (validated).
+        levels: Per level, the measurements.
+        initial_loss: Held-out loss of the initial model.
+        warmup_loss: Held-out loss of the warm-up model (the jumps' reference).
+        samples_per_epoch: N, the pooled training samples of the fleet (one pass).
+        full_epoch_time_s: Time of the reference epoch, the deadline's unit
+            (:func:`~leantrain.pact.profile.target.reference_epoch`).
+        reference: The reference epoch: the level and the nodes of a full-fleet epoch.
+        options: The options used.
+        source: The config it came from (for the file's header).
+    """
+
+    problem: Problem
+    levels: tuple[LevelProfile, ...]
+    initial_loss: float
+    warmup_loss: float
+    samples_per_epoch: int
+    full_epoch_time_s: float
+    reference: Decision
+    options: ProfileOptions
+    source: str = "<config>"
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def toml(self) -> str:
+        """The problem file's text: the TOML of :attr:`problem` with a comment block per section."""
+        body = tomli_w.dumps(self.raw)
+        options = self.options
+        fits = "\n".join(
+            f"#   {lv.pruning:<5g} a={lv.fit.curve.a:.4g} b={lv.fit.curve.b:.4g} "
+            f"c={lv.fit.curve.c:.4g} s0={lv.fit.curve.s0:.4g}  fit RMSE {lv.fit.fit_rmse:.4f}, "
+            f"held-out RMSE {lv.fit.holdout_rmse:.4f}, max rel. error "
+            f"{lv.fit.holdout_max_rel_error:.2%}, jump measured {lv.jump_measured:+.4f}"
+            for lv in self.levels
+        )
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        header = (
+            f"# PACT problem profiled by `leantrain profile` from {self.source} ({stamp}).\n"
+            "# Model profile, loss curves and jumps are measured on the real model and data;\n"
+            "# [target] and [options] are defaults to edit. See docs/pact-profile-execute.md.\n"
+            f"# Training: {options.method}; warm-up {options.warmup_epochs} pass(es), then "
+            f"{options.epochs} "
+            f"passes per level;\n# one pass = N = {self.samples_per_epoch} samples; the last "
+            f"{options.holdout} points of each level are held out of the fit.\n"
+            f"# Per level (ρ, curve, errors):\n{fits}\n\n"
+        )
+        target_epochs = options.target_epochs or options.epochs
+        level = self.problem.model.levels[self.reference.level]
+        comments = {
+            "[target]": (
+                f"# loss: the prediction after {target_epochs} reference epochs (pruning "
+                f"{level:g}, the {len(self.reference.fractions)} nodes that fit it, all data);\n"
+                f"# deadline_s: {options.deadline_factor:g} x {target_epochs} x "
+                f"{self.full_epoch_time_s:.6g} s (one reference epoch).\n"
+            ),
+            "[model]": (
+                "# Per level: training FLOPs per sample, state bytes, training memory (batch"
+                " size of the config)\n# of the model pruned with Torch-Pruning (channels"
+                " removed).\n"
+            ),
+            "[curve]": (
+                "# l(s) = c + a*(s + s0)^(-b) per level, s = cumulative samples from the initial"
+                " model;\n# jump[j]: held-out loss added by pruning the warm-up model to level j;"
+                "\n# initial_loss: held-out loss of the initial model.\n"
+            ),
+            "[options]": "# Defaults: allowed data fractions and the epoch cap.\n",
+            "[[node]]": "",
+        }
+        out = header
+        for line in body.splitlines(keepends=True):
+            key = line.strip()
+            if key in comments:
+                out += comments[key]
+                if key == "[[node]]":
+                    comments[key] = ""  # only before the first node
+            out += line
+        return out
+
+    def save(self, path: str | Path) -> Path:
+        """Write the problem file atomically."""
+        return atomic_write_text(Path(path), self.toml())
