@@ -17,8 +17,9 @@ The grid is fixed here and must not be tuned to the results:
   five cells with seed 0.
 * ``convergence``: the headline cell for 200 rounds with lr × 0.1 at round 150, seeds 0-1:
   distreal, distreal-ordered, fedavg and the two best other methods of the 60-round runs. The run
-  config has no learning-rate schedule yet (issue 13 adds schedules): this part fails with a
-  message naming the methods it would run, and the other parts are unaffected.
+  config's learning-rate schedule (multistep, milestone 150, stepped once per round) does it. This
+  part needs the headline cell's 60-round runs first (it picks two methods from them); until they
+  are done it fails with a message saying so, and the other parts are unaffected.
 * ``wide``: the headline cell with ``mnist-cnn-wide``, 60 rounds, seed 0: distreal,
   distreal-ordered, heterofl, fedavg-partial.
 
@@ -52,7 +53,7 @@ from typing import Any
 import torch
 
 from benchmarks._doc import write_section
-from leantrain.config import RunConfig, TrainingConfig, parse_config
+from leantrain.config import RunConfig, parse_config
 from leantrain.fl.executor import ClientExecutor
 from leantrain.fl.inprocess import LocalExecutor
 from leantrain.fl.setup import FederatedSetup
@@ -215,6 +216,11 @@ def config_for(job: Job) -> RunConfig:
         },
         "distreal": {"overrun": "partial"},
     }
+    if job.part == "convergence":
+        # MultiStepLR's convention stepped once per round: rounds 1-150 at lr, the rest at lr/10
+        # (docs/world-model.md, 'Learning-rate schedule').
+        milestone = max(1, job.rounds * 3 // 4)
+        raw["training"]["lr_schedule"] = {"kind": "multistep", "milestones": [milestone]}
     if job.smoke:
         raw["distreal"]["dse"] = dict(SMOKE_DSE)
     if job.kind == "run" and job.method in FRONT_METHODS:
@@ -326,24 +332,20 @@ class PartFailed(Exception):
 
 
 def convergence_jobs(smoke: bool) -> list[Job]:
-    """The 200-round runs with lr × 0.1 at round 150.
+    """The 200-round runs with lr × 0.1 after round 150 (rounds 151-200 at lr / 10), seeds 0-1:
+    distreal, distreal-ordered, fedavg and the two best other methods of the headline cell.
 
     Raises:
-        PartFailed: Always until the run config has a learning-rate schedule (issue 13); the
-            message names the methods the part would run.
+        PartFailed: The headline cell's 60-round runs are not all finished, so the two best
+            other methods are not known yet.
     """
-    try:
-        others = ", ".join(best_others(smoke))
-    except PartFailed:
-        others = "the two best other methods of the headline cell (its runs are not finished)"
-    methods = f"distreal, distreal-ordered, fedavg, {others}"
-    if "lr_schedule" not in TrainingConfig.model_fields:
-        raise PartFailed(
-            "the convergence part needs lr × 0.1 at round 150, and the run config has no "
-            "learning-rate schedule yet (issue 13 adds schedules); it would run "
-            f"{methods} for {CONVERGENCE_ROUNDS} rounds, seeds 0-{CONVERGENCE_SEEDS - 1}"
-        )
-    raise PartFailed("learning-rate schedules exist now: wire them into this part")
+    rounds = 4 if smoke else CONVERGENCE_ROUNDS
+    methods = ["distreal", "distreal-ordered", "fedavg", *best_others(smoke)]
+    return [
+        Job("run", "convergence", *HEADLINE, seed, method, "mnist-cnn", rounds, smoke)
+        for seed in range(CONVERGENCE_SEEDS)
+        for method in methods
+    ]
 
 
 def best_others(smoke: bool) -> list[str]:
@@ -619,7 +621,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 continue
             fronts = {_front_job(j) for j in jobs if j.method in FRONT_METHODS}
             failed_runs += launch(sorted(fronts, key=lambda j: j.label()), args.jobs)
-            failed_runs += launch(jobs, args.jobs)
+            headline_first = sorted(jobs, key=lambda j: (j.partition, j.trace) != HEADLINE)
+            failed_runs += launch(headline_first, args.jobs)
     elif "convergence" in parts:
         try:
             convergence_jobs(args.smoke)
