@@ -10,6 +10,7 @@ BENCHMARKS = [
     "sliced",
     "dse",
     "convergence",
+    "reproduce_heterofl",
     "distreal_grid",
     "flower",
     "pact_energy",

@@ -268,7 +268,8 @@ def report(settings: Settings) -> str:
         "| model | d | kept k/C | R(d) | sliced (ms) | dense reduced (ms) | sliced / full | "
         "dense / full | slicing overhead | sliced / full ≤ 1.25·R + 0.05 |\n"
         "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
-        "Goals: sliced / full ≤ 1.25·R(d) + 0.05 (issue); slicing overhead ≤ 15% (distreal.md). "
+        "Goals: sliced / full ≤ 1.25·R(d) + 0.05 (issue); slicing overhead ≤ 15% "
+        "([distreal.md](distreal.md#real-speed-up)). "
         f"{verdict} (1-minute load average {load_before:.2f} before, {load_after:.2f} after; "
         "anything but an idle machine distorts these timings.)\n"
     )

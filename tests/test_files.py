@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, with_config
 
 from leantrain.errors import InputError
 from leantrain.files import field_path, read_json_lines, read_json_model
@@ -23,6 +24,16 @@ class Shape(BaseModel):
 
     name: str
     points: list[Point]
+
+
+@with_config(ConfigDict(extra="forbid"))
+@dataclass(frozen=True)
+class Reading:
+    """A result dataclass that is its own file entry."""
+
+    label: str
+    values: tuple[float, ...]
+    count: int = 0
 
 
 def test_field_paths_read_like_the_config_errors() -> None:
@@ -86,3 +97,36 @@ def test_an_unreadable_file_is_an_input_error(tmp_path: Path) -> None:
         read_json_model(tmp_path / "absent.json", Shape)
     assert caught.value.field == "<file>"
     assert caught.value.message.startswith("cannot read: ")
+
+
+def test_a_dataclass_is_read_as_itself(tmp_path: Path) -> None:
+    path = tmp_path / "reading.json"
+    path.write_text('{"label": "a", "values": [1.5, 2]}')
+    assert read_json_model(path, Reading) == Reading("a", (1.5, 2.0))
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        # A dataclass names these problems otherwise than a model; the reader says them alike.
+        ('{"label": "a", "values": [], "z": 0}', "z", "unknown key"),
+        ('{"values": []}', "label", "missing key"),
+        ("[]", "<root>", "Input should be an object"),
+        ('{"label": "a", "values": ["1"]}', "values[0]", "Input should be a valid number"),
+        ('{"label": "a", "values": [], "count": 1.0}', "count", "Input should be a valid integer"),
+    ],
+)
+def test_dataclass_errors_read_like_model_errors(
+    tmp_path: Path, text: str, field: str, message: str
+) -> None:
+    path = tmp_path / "reading.json"
+    path.write_text(text)
+    with pytest.raises(InputError) as caught:
+        read_json_model(path, Reading)
+    assert (caught.value.field, caught.value.message) == (field, message)
+    with pytest.raises(InputError) as caught:
+        read_json_lines(path, Reading)
+    assert (caught.value.field, caught.value.message) == (
+        f"line 1.{field}" if field != "<root>" else "line 1",
+        message,
+    )

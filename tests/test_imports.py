@@ -101,7 +101,6 @@ PACKAGES = [
     "leantrain.nn",
     "leantrain.pact",
     "leantrain.report",
-    "leantrain.workflows",
 ]
 
 

@@ -39,6 +39,7 @@ def test_every_entry_resolves_to_a_class_carrying_its_name(table: Registry[type]
 def test_models_and_engines_resolve_to_callables() -> None:
     assert MODELS.names() == [
         "digits-cnn",
+        "heterofl-conv",
         "mnist-cnn",
         "mnist-cnn-wide",
         "resnet14",
@@ -112,7 +113,8 @@ def test_a_user_plug_in_by_object_or_path_and_no_silent_replacement() -> None:
 
 
 def test_config_validation_uses_the_names_without_importing_the_plug_ins() -> None:
-    with pytest.raises(ValueError, match="unknown model 'vgg'; known: digits-cnn, mnist-cnn"):
+    known = "digits-cnn, heterofl-conv, mnist-cnn"
+    with pytest.raises(ValueError, match=f"unknown model 'vgg'; known: {known}"):
         ModelConfig(name="vgg")
     raw = {"fleet": {"classes": [{"name": "a", "flops": 1e9}]}, "strategies": ["fedavg", "x"]}
     with pytest.raises(InputError) as caught:

@@ -26,6 +26,7 @@ from leantrain.io import read_toml
 from leantrain.registry import MODELS, PARTITIONERS, SOURCES, STRATEGIES, Registry
 
 __all__ = [
+    "HETEROFL_RATES",
     "ConstantTraceConfig",
     "CsvTraceConfig",
     "DataConfig",
@@ -35,6 +36,8 @@ __all__ = [
     "FaultConfig",
     "FleetConfig",
     "FlowerConfig",
+    "HeteroflConfig",
+    "LrScheduleConfig",
     "MarkovTraceConfig",
     "ModelConfig",
     "PeriodicTraceConfig",
@@ -43,6 +46,7 @@ __all__ = [
     "TrainingConfig",
     "load_config",
     "parse_config",
+    "parse_mix",
 ]
 
 
@@ -99,9 +103,21 @@ class DataConfig(StrictModel):
 
 class ModelConfig(StrictModel):
     """Which model to train: a name in :data:`~leantrain.registry.MODELS` (see
-    :mod:`leantrain.nn.models`)."""
+    :mod:`leantrain.nn.models`).
+
+    Attributes:
+        global_rate: The global width rate of ``heterofl-conv`` (hidden widths ⌈rate·C⌉ of
+            64, 128, 256, 512); only that model takes it, and it defaults to 1 there.
+    """
 
     name: Annotated[str, _registered(MODELS)] = "mnist-cnn"
+    global_rate: Fraction | None = None
+
+    @model_validator(mode="after")
+    def _rate_of_heterofl(self) -> Self:
+        if self.global_rate is not None and self.name != "heterofl-conv":
+            raise ValueError(f"'global_rate' applies to heterofl-conv only, not '{self.name}'")
+        return self
 
 
 class ConstantTraceConfig(StrictModel):
@@ -220,6 +236,38 @@ class FleetConfig(StrictModel):
         return self
 
 
+class LrScheduleConfig(StrictModel):
+    """A learning-rate schedule stepped once per round (docs/world-model.md, 'Learning-rate
+    schedule'): round r trains with the rate after r − 1 steps.
+
+    Attributes:
+        kind: ``multistep`` (×``gamma`` at each milestone) or ``cosine`` (cosine annealing from
+            ``training.lr`` to ``min_lr`` over ``horizon`` steps, then ``min_lr``).
+        milestones: Step counts after which ``multistep`` multiplies the rate by ``gamma``
+            (strictly increasing).
+        gamma: The ``multistep`` factor.
+        horizon: The ``cosine`` horizon in steps (rounds); None means ``training.rounds``.
+        min_lr: The ``cosine`` floor.
+    """
+
+    kind: Literal["multistep", "cosine"]
+    milestones: list[Annotated[int, Field(ge=1)]] = []
+    gamma: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+    horizon: Annotated[int, Field(ge=1)] | None = None
+    min_lr: NonNegative = 0.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.kind == "multistep":
+            if not self.milestones:
+                raise ValueError("a multistep schedule needs 'milestones'")
+            if any(b <= a for a, b in zip(self.milestones, self.milestones[1:], strict=False)):
+                raise ValueError("'milestones' must be strictly increasing")
+        elif self.milestones:
+            raise ValueError("'milestones' apply to the multistep schedule only")
+        return self
+
+
 class TrainingConfig(StrictModel):
     """The federated training schedule.
 
@@ -233,6 +281,9 @@ class TrainingConfig(StrictModel):
             strategies without a deadline; None means 10 x the derived deadline.
         eval_every: Evaluate the global model every this many rounds (and after the last).
         accuracy_targets: Accuracies whose simulated time-to-reach the summary reports.
+        lr_schedule: The per-round learning-rate schedule; None keeps ``lr`` throughout.
+        clip_norm: Clip each mini-batch's gradient to this total norm before the optimiser
+            step; None does not clip.
     """
 
     rounds: Annotated[int, Field(ge=1)] = 20
@@ -247,6 +298,8 @@ class TrainingConfig(StrictModel):
     round_timeout_s: Positive | None = None
     eval_every: Annotated[int, Field(ge=1)] = 1
     accuracy_targets: list[Annotated[float, Field(gt=0.0, le=1.0)]] = [0.95, 0.97]
+    lr_schedule: LrScheduleConfig | None = None
+    clip_norm: Positive | None = None
 
 
 class FaultConfig(StrictModel):
@@ -315,6 +368,67 @@ class DistrealConfig(StrictModel):
     dse: DseConfig = DseConfig()
 
 
+#: HeteroFL's width letters and their rates (docs/distreal.md, 'HeteroFL reproduction').
+HETEROFL_RATES: dict[str, float] = {"a": 1.0, "b": 0.5, "c": 0.25, "d": 0.125, "e": 0.0625}
+
+
+class HeteroflConfig(StrictModel):
+    """Settings of the ``heterofl`` strategy (docs/distreal.md, 'HeteroFL reproduction').
+
+    Attributes:
+        mode: How each device's width is chosen: ``capability`` (from what the device can finish
+            by the deadline), ``fix`` (once, by device index, from ``mix``) or ``dynamic``
+            (redrawn for every device each round from ``mix``'s proportions); the last two run
+            without a deadline.
+        mix: Width letters a–e (rates 1, 1/2, 1/4, 1/8, 1/16) with optional integer proportions,
+            joined by ``-`` (``"c-d-e"`` = ``"c1-d1-e1"``; ``"a2-e1"``); the first letter is the
+            widest, the global model's width, and the client rates are relative to it.
+        static_bn: Before every evaluation, recompute the BatchNorm statistics of the global
+            model over the whole training set (the paper's sBN) instead of evaluating the
+            aggregated ones.
+        aggregation: ``samples`` (each entry weighted by the samples that trained it) or
+            ``count`` (the unweighted mean over the devices that trained it).
+    """
+
+    mode: Literal["capability", "fix", "dynamic"] = "capability"
+    mix: str | None = None
+    static_bn: bool = False
+    aggregation: Literal["samples", "count"] = "samples"
+
+    @model_validator(mode="after")
+    def _mix_when_needed(self) -> Self:
+        if self.mix is not None:
+            parse_mix(self.mix)
+        if self.mode != "capability" and self.mix is None:
+            raise ValueError(f"mode '{self.mode}' needs 'mix'")
+        return self
+
+
+def parse_mix(mix: str) -> list[tuple[float, int]]:
+    """(rate, proportion) of each part of a HeteroFL mix such as ``"c-d-e"`` or ``"a2-e1"``.
+
+    Raises:
+        ValueError: A part is not a letter a–e with an optional positive integer, a letter
+            repeats, or the first letter is not the widest.
+    """
+    parts: list[tuple[float, int]] = []
+    letters: list[str] = []
+    for part in mix.split("-"):
+        letter, count = part[:1], part[1:]
+        if letter not in HETEROFL_RATES or not (count == "" or count.isdigit()):
+            raise ValueError(f"mix part '{part}' is not a letter a-e with an optional count")
+        proportion = int(count) if count else 1
+        if proportion < 1:
+            raise ValueError(f"mix part '{part}' has no share")
+        if letter in letters:
+            raise ValueError(f"mix letter '{letter}' repeats")
+        letters.append(letter)
+        parts.append((HETEROFL_RATES[letter], proportion))
+    if any(rate > parts[0][0] for rate, _ in parts):
+        raise ValueError("the first letter of the mix must be the widest (the global model)")
+    return parts
+
+
 class FlowerConfig(StrictModel):
     """Settings of the ``flower`` engine (wall-clock, unlike the simulated clock of the rounds).
 
@@ -340,6 +454,8 @@ class RunConfig(StrictModel):
     Attributes:
         seed: The one seed every random stream is derived from.
         strategies: Strategies ``leantrain compare`` runs when ``--strategies`` is not given.
+        heterofl: The ``heterofl`` settings; None means the defaults, and keeps the section out
+            of the ``config.toml`` a run writes (as before the section existed).
     """
 
     seed: Annotated[int, Field(ge=0)] = 0
@@ -349,10 +465,23 @@ class RunConfig(StrictModel):
     training: TrainingConfig = TrainingConfig()
     faults: FaultConfig = FaultConfig()
     distreal: DistrealConfig = DistrealConfig()
+    heterofl: HeteroflConfig | None = None
     flower: FlowerConfig = FlowerConfig()
     strategies: list[Annotated[str, _registered(STRATEGIES)]] = Field(
         default=["fedavg", "fedavg-drop", "fedavg-partial"], min_length=1
     )
+
+    @model_validator(mode="after")
+    def _mix_fits_model(self) -> Self:
+        mix = None if self.heterofl is None else self.heterofl.mix
+        if mix is not None and self.model.name == "heterofl-conv":
+            widest = parse_mix(mix)[0][0]
+            if (self.model.global_rate or 1.0) != widest:
+                raise ValueError(
+                    f"heterofl.mix '{mix}' trains a global model of rate {widest}, but "
+                    f"model.global_rate is {self.model.global_rate or 1.0}"
+                )
+        return self
 
 
 def _field_path(location: tuple[int | str, ...]) -> str:

@@ -211,6 +211,7 @@ MODELS: Registry[ModelFactory] = Registry(
     "model",
     {
         "digits-cnn": "leantrain.nn.models:DigitsCNN",
+        "heterofl-conv": "leantrain.nn.models:heterofl_conv",
         "mnist-cnn": "leantrain.nn.models:MnistCNN",
         "mnist-cnn-wide": "leantrain.nn.models:mnist_cnn_wide",
         "resnet14": "leantrain.nn.models:resnet14",

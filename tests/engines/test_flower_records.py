@@ -75,3 +75,22 @@ def test_a_pact_task_round_trips_with_its_selection_and_level() -> None:
     plain = make_strategy("fedavg", SETUP).configure(1, 0.0, [SETUP.fleet.devices[0]])[0]
     again, _ = task_from_record(task_to_record(plain, state))
     assert again.samples is None and again.model_level == 0.0
+
+
+def test_a_scheduled_learning_rate_round_trips_and_none_stays_none() -> None:
+    # Round 4 of a cosine schedule over 6 rounds: lr·(1 + cos(π/2))/2, which has no short
+    # binary form, so it must come back bit for bit.
+    config = tiny_config(training={"rounds": 6, "lr_schedule": {"kind": "cosine", "horizon": 6}})
+    setup = build_setup(config)
+    task = make_strategy("fedavg", setup).configure(4, 0.0, [setup.fleet.devices[0]])[0]
+    state = setup.build_model().state_dict()
+    assert task.lr is not None and task.lr != config.training.lr
+    back, _ = task_from_record(task_to_record(task, state))
+    assert back.lr == task.lr
+    # A task without its own rate (a PACT epoch) comes back without one.
+    from leantrain.pact.epoch import epoch_tasks
+
+    pact = epoch_tasks({0: 1.0}, purpose="pact-execute", epoch=1, level=0.0)[0]
+    assert pact.lr is None
+    again, _ = task_from_record(task_to_record(pact, state))
+    assert again.lr is None

@@ -15,6 +15,7 @@ NATURAL_SHAPE: dict[str, tuple[int, int, int]] = {
     "mnist-cnn": (1, 28, 28),
     "mnist-cnn-wide": (1, 28, 28),
     "digits-cnn": (1, 8, 8),
+    "heterofl-conv": (1, 28, 28),
     "resnet8": (3, 32, 32),
     "resnet14": (3, 32, 32),
     "resnet20": (3, 32, 32),

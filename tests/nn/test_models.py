@@ -8,11 +8,13 @@ from torch import nn
 
 from leantrain.errors import InputError
 from leantrain.nn import MODELS, MnistCNN, build_model
+from leantrain.nn.models import HeteroFLConv, Scaler
 
 NATURAL_SHAPES: dict[str, list[tuple[int, int, int]]] = {
     "mnist-cnn": [(1, 28, 28)],
     "mnist-cnn-wide": [(1, 28, 28)],
     "digits-cnn": [(1, 8, 8)],
+    "heterofl-conv": [(1, 28, 28), (3, 32, 32), (1, 8, 8)],
     "resnet8": [(3, 32, 32), (1, 28, 28)],
     "resnet14": [(3, 32, 32), (1, 28, 28)],
     "resnet20": [(3, 32, 32), (1, 28, 28)],
@@ -152,3 +154,46 @@ def test_register_model_adds_and_refuses_duplicates() -> None:
             MODELS.register("test-tiny", MnistCNN)
     finally:
         MODELS.unregister("test-tiny")
+
+
+@pytest.mark.parametrize(
+    ("global_rate", "widths", "published"),
+    [
+        (1.0, (64, 128, 256, 512), 1_556_874),
+        (0.25, (16, 32, 64, 128), 98_922),
+        (0.0625, (4, 8, 16, 32), 6_594),
+    ],
+)
+def test_heterofl_conv_widths_and_the_published_parameter_counts(
+    global_rate: float, widths: tuple[int, ...], published: int
+) -> None:
+    """Widths ⌈rate·C⌉ of 64..512; the parameter counts of Flower's HeteroFL README (models a, c,
+    e on MNIST) less the convolution biases leantrain leaves out (BatchNorm follows each
+    convolution and cancels them)."""
+    model = build_model("heterofl-conv", (1, 28, 28), 10, global_rate)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert tuple(c.out_channels for c in convs) == widths
+    assert all(c.bias is None for c in convs)
+    assert _param_count(model) + sum(widths) == published
+    # The global model's scaler divides by rate / global rate = 1: an identity.
+    assert not any(isinstance(m, Scaler) for m in model.modules())
+    assert model(torch.randn(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_heterofl_conv_scaler_divides_by_the_relative_rate_only_while_training() -> None:
+    torch.manual_seed(0)
+    model = HeteroFLConv((1, 28, 28), 10, rate=0.0625, global_rate=0.25)
+    scalers = [m for m in model.modules() if isinstance(m, Scaler)]
+    assert len(scalers) == 4 and all(s.rate == 0.25 for s in scalers)
+    x = torch.randn(2, 4, 3, 3)
+    assert torch.equal(scalers[0](x), x / 0.25)
+    model.eval()
+    assert torch.equal(scalers[0](x), x)
+    with pytest.raises(InputError):
+        HeteroFLConv((1, 28, 28), 10, rate=0.5, global_rate=0.25)
+
+
+def test_global_rate_belongs_to_heterofl_conv_only() -> None:
+    with pytest.raises(InputError) as caught:
+        build_model("mnist-cnn", (1, 28, 28), 10, 0.5)
+    assert caught.value.field == "model.global_rate"

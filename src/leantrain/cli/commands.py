@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
@@ -19,6 +19,7 @@ from leantrain.errors import InfeasibleError, InputError
 from leantrain.workflows import COMMAND_LINE
 
 if TYPE_CHECKING:
+    from leantrain.config import RunConfig
     from leantrain.pact.execute import ExecutedEpoch
     from leantrain.pact.profile import ProfileProgress
 
@@ -70,56 +71,52 @@ def exits_cleanly(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+#: Arguments and options several commands share.
+_RunConfigArgument = Annotated[Path, typer.Argument(help="Run config (TOML).")]
+_ClientEngine = Annotated[str, typer.Option(help="Where clients run: local or flower.")]
+_RunDirectory = Annotated[Path | None, typer.Option(help="Run directory.")]
+_Force = Annotated[bool, typer.Option(help="Overwrite existing outputs.")]
+
+
 def _split(names: str) -> list[str]:
     return [name.strip() for name in names.split(",") if name.strip()]
 
 
-def _compare(config: Path, strategies: str | None, out: Path, engine: str, resume: bool) -> None:
+@contextlib.contextmanager
+def _federated(
+    config: Path, strategies: Sequence[str] | None, engine: str
+) -> Iterator[tuple[RunConfig, list[str], workflows.ExecutorFactory]]:
+    """The config, the strategies (default: the config's), all checked, and the engine's
+    executors while the engine is open (one Flower simulation serves every strategy)."""
     from leantrain.config import load_config
 
     run_config = load_config(config)
-    names = _split(strategies) if strategies else list(run_config.strategies)
+    names = list(strategies) if strategies is not None else list(run_config.strategies)
     workflows.check_strategies(names, COMMAND_LINE)
-    chosen = workflows.engine(engine, COMMAND_LINE)
-    with contextlib.closing(chosen):  # one Flower simulation serves every strategy
-        workflows.compare(
-            run_config,
-            config,
-            names,
-            chosen.client_executor,
-            out,
-            resume=resume,
-            progress=round_progress(run_config.training.rounds),
-            origin=COMMAND_LINE,
-        )
-    tables.print_table(out, run_config.training.accuracy_targets)
+    with contextlib.closing(workflows.engine(engine, COMMAND_LINE)) as chosen:
+        yield run_config, names, chosen.client_executor
 
 
 @app.command()
 @exits_cleanly
 def train(
-    config: Annotated[Path, typer.Argument(help="Run config (TOML).")],
+    config: _RunConfigArgument,
     strategy: Annotated[str, typer.Option(help="Strategy to run.")] = "fedavg",
-    engine: Annotated[str, typer.Option(help="Where clients run: local or flower.")] = "local",
-    out: Annotated[Path | None, typer.Option(help="Run directory.")] = None,
+    engine: _ClientEngine = "local",
+    out: _RunDirectory = None,
     resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint.")] = False,
 ) -> None:
     """Run one federated training."""
-    from leantrain.config import load_config
-
-    run_config = load_config(config)
-    workflows.check_strategies([strategy], COMMAND_LINE)
-    chosen = workflows.engine(engine, COMMAND_LINE)
     directory = out or Path("runs") / f"{config.stem}-{strategy}"
     with (
-        contextlib.closing(chosen),
+        _federated(config, [strategy], engine) as (run_config, _, executors),
         RoundProgress(strategy, run_config.training.rounds) as progress,
     ):
         workflows.train(
             run_config,
             config,
             strategy,
-            chosen.client_executor,
+            executors,
             directory,
             resume=resume,
             on_round=progress,
@@ -131,16 +128,29 @@ def train(
 @app.command()
 @exits_cleanly
 def compare(
-    config: Annotated[Path, typer.Argument(help="Run config (TOML).")],
+    config: _RunConfigArgument,
     strategies: Annotated[
         str | None, typer.Option(help="Comma-separated strategies (default: the config's).")
     ] = None,
-    engine: Annotated[str, typer.Option(help="Where clients run: local or flower.")] = "local",
-    out: Annotated[Path | None, typer.Option(help="Run directory.")] = None,
+    engine: _ClientEngine = "local",
+    out: _RunDirectory = None,
     resume: Annotated[bool, typer.Option(help="Continue each strategy's run.")] = False,
 ) -> None:
     """Run several strategies on the same fleet, data and seed; one table, shared plots."""
-    _compare(config, strategies, out or Path("runs") / f"{config.stem}-compare", engine, resume)
+    directory = out or Path("runs") / f"{config.stem}-compare"
+    given = _split(strategies) if strategies else None
+    with _federated(config, given, engine) as (run_config, names, executors):
+        workflows.compare(
+            run_config,
+            config,
+            names,
+            executors,
+            directory,
+            resume=resume,
+            progress=round_progress(run_config.training.rounds),
+            origin=COMMAND_LINE,
+        )
+    tables.print_table(directory, run_config.training.accuracy_targets)
 
 
 @app.command()
@@ -155,7 +165,7 @@ def report(directory: Annotated[Path, typer.Argument(help="A run directory.")]) 
 @app.command()
 @exits_cleanly
 def explore(
-    config: Annotated[Path, typer.Argument(help="Run config (TOML).")],
+    config: _RunConfigArgument,
     out: Annotated[
         Path, typer.Option(help="Front to write (JSON); its plot goes beside it as <stem>.png.")
     ] = Path("front.json"),
@@ -233,7 +243,7 @@ def plan_command(
     compare: Annotated[
         bool, typer.Option(help="Also run every solver; table and <stem>-compare.png.")
     ] = False,
-    force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
+    force: _Force = False,
 ) -> None:
     """Plan an energy-minimal training (PACT) that meets the loss target by the deadline."""
     outcome = workflows.plan(
@@ -299,7 +309,7 @@ def profile_command(
     max_epochs: Annotated[
         int | None, typer.Option(help="max_epochs of the problem (default 3 x target-epochs).")
     ] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
+    force: _Force = False,
 ) -> None:
     """Profile the model per pruning level and fit the loss predictor: a PACT problem file."""
     from leantrain.config import load_config
@@ -365,7 +375,7 @@ def execute_command(
     out: Annotated[
         Path | None, typer.Option(help="Output directory (default runs/<plan>-execute).")
     ] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite existing outputs.")] = False,
+    force: _Force = False,
     engine: Annotated[str, typer.Option(help="Where the nodes train: local or flower.")] = "local",
 ) -> None:
     """Run a PACT plan with real training; predicted vs realised loss, time and energy."""

@@ -38,6 +38,24 @@ def console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=200)
 
 
+def _numbers_table(title: str, columns: Sequence[str]) -> Table:
+    """A table of figures: every column justified right."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="right")
+    return table
+
+
+def _plan_totals(problem: Problem, plan: Plan) -> str:
+    """A plan's totals against the problem's target and deadline, in one line."""
+    return (
+        f"energy {plan.energy_j:.6g} J, duration {plan.duration_s:.6g} s "
+        f"(deadline {problem.target.deadline_s:g} s), final loss {plan.final_loss:.6g} "
+        f"(target {problem.target.loss:g}), {len(plan.epochs)} epochs, "
+        f"solved in {plan.solve_time_s:.3g} s"
+    )
+
+
 def print_table(runs_dir: Path, targets: Sequence[float]) -> None:
     """The headline figures of every run in a run directory."""
     from leantrain.report import load_run_dir, summary_table
@@ -65,19 +83,15 @@ def print_front(front: Front) -> None:
 
 def print_plan_line(problem: Problem, plan: Plan) -> None:
     """The plan in one line: its totals against the problem's target and deadline."""
-    print(
-        f"{plan.solver} plan ({plan.status}): energy {plan.energy_j:.6g} J, duration "
-        f"{plan.duration_s:.6g} s (deadline {problem.target.deadline_s:g} s), final loss "
-        f"{plan.final_loss:.6g} (target {problem.target.loss:g}), {len(plan.epochs)} epochs, "
-        f"solved in {plan.solve_time_s:.3g} s"
-    )
+    print(f"{plan.solver} plan ({plan.status}): {_plan_totals(problem, plan)}")
 
 
 def print_epochs(problem: Problem, plan: Plan) -> None:
     """A plan epoch by epoch, then its totals in one plain line."""
-    table = Table(title=f"{plan.solver} plan ({plan.status}), {len(problem.node)} nodes")
-    for column in ("epoch", "start (s)", "end (s)", "pruning", "nodes", "energy (J)", "loss after"):
-        table.add_column(column, justify="right")
+    table = _numbers_table(
+        f"{plan.solver} plan ({plan.status}), {len(problem.node)} nodes",
+        ("epoch", "start (s)", "end (s)", "pruning", "nodes", "energy (J)", "loss after"),
+    )
     for epoch in plan.epochs:
         table.add_row(
             str(epoch.index + 1),
@@ -99,13 +113,7 @@ def print_epochs(problem: Problem, plan: Plan) -> None:
         f"{plan.final_loss:.4f}",
     )
     console().print(table)
-    # The totals again as one plain line, for logs and scripts.
-    print(
-        f"energy {plan.energy_j:.6g} J, duration {plan.duration_s:.6g} s "
-        f"(deadline {problem.target.deadline_s:g} s), final loss {plan.final_loss:.6g} "
-        f"(target {problem.target.loss:g}), {len(plan.epochs)} epochs, "
-        f"solved in {plan.solve_time_s:.3g} s"
-    )
+    print(_plan_totals(problem, plan))  # the totals again as one plain line, for logs and scripts
 
 
 def print_solvers(problem: Problem, epsilon: float, comparison: workflows.SolverComparison) -> None:
@@ -144,22 +152,23 @@ def print_solvers(problem: Problem, epsilon: float, comparison: workflows.Solver
 
 def print_profile(result: ProfileResult, model: str, method: str) -> None:
     """The measured figures and the fitted curve of every pruning level."""
-    table = Table(title=f"profile of {model} ({method} training)")
-    for column in (
-        "level",
-        "MFLOP/sample",
-        "bytes",
-        "train memory",
-        "a",
-        "b",
-        "c",
-        "s0",
-        "jump",
-        "fit RMSE",
-        "held-out RMSE",
-        "max rel. err",
-    ):
-        table.add_column(column, justify="right")
+    table = _numbers_table(
+        f"profile of {model} ({method} training)",
+        (
+            "level",
+            "MFLOP/sample",
+            "bytes",
+            "train memory",
+            "a",
+            "b",
+            "c",
+            "s0",
+            "jump",
+            "fit RMSE",
+            "held-out RMSE",
+            "max rel. err",
+        ),
+    )
     for level in result.levels:
         curve = level.fit.curve
         table.add_row(
@@ -182,18 +191,19 @@ def print_profile(result: ProfileResult, model: str, method: str) -> None:
 def print_execution(result: ExecutionResult, title: str) -> None:
     """Predicted against realised figures of every executed epoch, then the totals
     and the execution's notes."""
-    table = Table(title=title)
-    for column in (
-        "epoch",
-        "pruning",
-        "nodes",
-        "predicted loss",
-        "one-step",
-        "realised loss",
-        "time (s)",
-        "energy (J)",
-    ):
-        table.add_column(column, justify="right")
+    table = _numbers_table(
+        title,
+        (
+            "epoch",
+            "pruning",
+            "nodes",
+            "predicted loss",
+            "one-step",
+            "realised loss",
+            "time (s)",
+            "energy (J)",
+        ),
+    )
     for epoch in result.epochs:
         table.add_row(
             str(epoch.index + 1) + ("*" if epoch.replanned else ""),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, with_config
 
 from leantrain.errors import InputError
 from leantrain.files import read_json_model
@@ -28,7 +28,6 @@ __all__ = [
     "Front",
     "FrontFile",
     "FrontPoint",
-    "IdentityFile",
     "ModelIdentity",
     "dropout_grid",
     "grid_genes",
@@ -54,9 +53,11 @@ class FrontPoint:
     dropout: tuple[float, ...]
 
 
+@with_config(ConfigDict(extra="forbid"))
 @dataclass(frozen=True)
 class ModelIdentity:
-    """What a front is valid for: the model and its channel groups.
+    """What a front is valid for: the model and its channel groups; also the ``model`` section
+    of a front file (:class:`FrontFile`), validated as it is.
 
     Attributes:
         model: The model's registry name.
@@ -205,18 +206,6 @@ class Front:
 PointRow = tuple[float, float | None, list[float]]
 
 
-class IdentityFile(BaseModel):
-    """The ``model`` section of a front file (:class:`ModelIdentity`)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    model: str
-    input_shape: tuple[int, int, int]
-    num_classes: int
-    groups: list[str]
-    channels: list[int]
-
-
 class FrontFile(BaseModel):
     """A front file (docs/distreal.md, 'DISTREAL'): written by :meth:`Front.save`, read by
     :meth:`Front.load`."""
@@ -224,7 +213,7 @@ class FrontFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     format: Literal["leantrain.distreal.front/1"]
-    model: IdentityFile
+    model: ModelIdentity
     settings: dict[str, Any] = {}
     points: list[PointRow]
     uniform: list[PointRow] = []
@@ -237,16 +226,9 @@ class FrontFile(BaseModel):
         def rows(points: Sequence[FrontPoint]) -> list[PointRow]:
             return [(p.cost, _json_float(p.quality), list(p.dropout)) for p in points]
 
-        identity = front.identity
         return FrontFile(
             format=FORMAT,
-            model=IdentityFile(
-                model=identity.model,
-                input_shape=identity.input_shape,
-                num_classes=identity.num_classes,
-                groups=list(identity.groups),
-                channels=list(identity.channels),
-            ),
+            model=front.identity,
             settings=dict(front.settings),
             points=rows(front.points),
             uniform=rows(front.uniform),
@@ -272,16 +254,9 @@ class FrontFile(BaseModel):
                     raise InputError(
                         path, f"{name}[{index}]", f"the dropout vector needs {width} rates"
                     )
-        identity = ModelIdentity(
-            model=self.model.model,
-            input_shape=self.model.input_shape,
-            num_classes=self.model.num_classes,
-            groups=tuple(self.model.groups),
-            channels=tuple(self.model.channels),
-        )
         try:
             return Front(
-                identity,
+                self.model,
                 _points(self.points),
                 dict(self.settings),
                 _points(self.evaluated),

@@ -3,7 +3,8 @@
 Each state entry is averaged only over the clients that actually trained it, weighted by their
 sample counts; entries nobody trained keep their global value. The same rule covers full updates
 (FedAvg), sub-model updates (Federated Dropout, HeteroFL, FjORD, DISTREAL) and BatchNorm buffers,
-whose dropped channels a client reports as untrained.
+whose dropped channels a client reports as untrained. :func:`count_average` is the HeteroFL
+paper's variant: each entry the unweighted mean over the clients that held it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["WeightedUpdate", "is_finite_state", "masked_average"]
+__all__ = ["WeightedUpdate", "count_average", "is_finite_state", "masked_average"]
 
 State = Mapping[str, torch.Tensor]
 
@@ -86,6 +87,27 @@ def masked_average(
         )
         result[key] = averaged.to(old.dtype)
     return result
+
+
+def count_average(
+    global_state: State, updates: Sequence[WeightedUpdate]
+) -> dict[str, torch.Tensor]:
+    """Average ``updates`` entry by entry, unweighted, over the clients that trained each entry.
+
+    For entry e: ``new[e] = Σ_i h_i[e]·x_i[e] / Σ_i h_i[e]`` with h_i[e] = 1 when client i
+    trained e at all (any positive share) and 0 otherwise, or ``global[e]`` where no client did:
+    :func:`masked_average` with every weight 1 and every mask made boolean
+    (docs/distreal.md, 'HeteroFL reproduction').
+    """
+    counted = [
+        WeightedUpdate(
+            u.state,
+            1.0,
+            None if u.masks is None else {key: mask > 0 for key, mask in u.masks.items()},
+        )
+        for u in updates
+    ]
+    return masked_average(global_state, counted)
 
 
 def _trained_any(update: WeightedUpdate, key: str) -> bool:

@@ -45,11 +45,18 @@ def train_step(
     optimizer: torch.optim.Optimizer,
     inputs: torch.Tensor,
     targets: torch.Tensor,
+    clip_norm: float | None = None,
 ) -> float:
-    """One SGD step of the full model on one mini-batch; returns the mini-batch loss."""
+    """One SGD step of the full model on one mini-batch; returns the mini-batch loss.
+
+    With ``clip_norm`` the gradient is clipped to that total norm before the step
+    (``torch.nn.utils.clip_grad_norm_``; docs/world-model.md, 'Gradient clipping').
+    """
     optimizer.zero_grad(set_to_none=True)
     loss = nn.functional.cross_entropy(model(inputs), targets)
     loss.backward()  # type: ignore[no-untyped-call]
+    if clip_norm is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
     optimizer.step()
     return float(loss.detach())
 
@@ -119,7 +126,7 @@ def run_local_update(
 
     model.load_state_dict(global_state)
     model.train()
-    optimizer = build_optimizer(model.parameters(), training)
+    optimizer = build_optimizer(model.parameters(), training, task.lr)
 
     now = start
     samples = 0
@@ -141,13 +148,14 @@ def run_local_update(
         selections.append([now, decision.cost_ratio])
         inputs, targets = data.x[batch], data.y[batch]
         if decision.keep is None:
-            train_step(model, optimizer, inputs, targets)
+            train_step(model, optimizer, inputs, targets, training.clip_norm)
         else:
             if sliced is None:
                 sliced = SlicedTrainer(
                     model,
                     setup.channel_groups,
                     scale_outputs=setup.config.distreal.scale_outputs,
+                    clip_norm=training.clip_norm,
                 )
                 trained_masks = TrainedMasks(model.state_dict(), setup.channel_groups)
                 if samples:
@@ -240,7 +248,9 @@ def _selected_pass(
     data = setup.data.train.subset(chosen)
     model.load_state_dict(global_state)
     model.train()
-    optimizer = build_optimizer(model.parameters(), setup.config.training)
+    # PACT's epoch tasks carry no rate of their own (training.lr) and are not clipped, as the
+    # profile's passes are not (docs/world-model.md, 'Gradient clipping').
+    optimizer = build_optimizer(model.parameters(), setup.config.training, task.lr)
     batches = torch.split(torch.arange(len(data)), setup.config.training.batch_size)
     for batch in batches:
         train_step(model, optimizer, data.x[batch], data.y[batch])

@@ -1,8 +1,8 @@
 """Results of a federated run as dataclasses: per round and per run (docs/world-model.md,
 'The run directory').
 
-Their on-disk form (``rounds.jsonl``, ``summary.json``) is written and read through the pydantic
-models of :mod:`leantrain.fl.run_files`.
+They are also the entries of their files (``rounds.jsonl``, ``summary.json``): pydantic validates
+them as they are, strictly and refusing unknown keys (:mod:`leantrain.fl.run_files`).
 """
 
 from __future__ import annotations
@@ -10,10 +10,27 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import AfterValidator, ConfigDict, with_config
 
 __all__ = ["RoundRecord", "RunSummary", "summarise"]
 
+#: How the files that hold these records are read: no key the dataclass does not have.
+_FILE_ENTRY = ConfigDict(extra="forbid")
 
+
+def _targets_are_numbers(reached: dict[str, float | None]) -> dict[str, float | None]:
+    """Refuse a target accuracy key that is not a number (a file's ``time_to_accuracy_s``)."""
+    for target in reached:
+        try:
+            float(target)
+        except ValueError:
+            raise ValueError(f"target {target!r} is not a number") from None
+    return reached
+
+
+@with_config(_FILE_ENTRY)
 @dataclass(frozen=True)
 class RoundRecord:
     """What happened in one synchronous round.
@@ -53,6 +70,7 @@ class RoundRecord:
     selections: dict[str, list[list[float]]] = field(default_factory=dict)
 
 
+@with_config(_FILE_ENTRY)
 @dataclass(frozen=True)
 class RunSummary:
     """The headline figures of one strategy's run (an entry of ``summary.json``).
@@ -66,7 +84,7 @@ class RunSummary:
     rounds: int
     final_accuracy: float | None
     best_accuracy: float | None
-    time_to_accuracy_s: dict[str, float | None]
+    time_to_accuracy_s: Annotated[dict[str, float | None], AfterValidator(_targets_are_numbers)]
     total_energy_j: float
     sim_time_s: float
     wall_time_s: float

@@ -1,40 +1,39 @@
-"""The files of a run directory and their pydantic models (docs/world-model.md, 'The run
+"""The files of a run directory and how they are read (docs/world-model.md, 'The run
 directory').
 
-* ``rounds.jsonl``: one :class:`RoundLine` per round (a :class:`RoundRecord` without its
-  selections);
+* ``rounds.jsonl``: one :class:`~leantrain.fl.records.RoundRecord` per round, without its
+  selections;
 * ``selections.jsonl``: one :class:`SelectionsLine` per round that logged sub-model choices;
-* ``summary.json``: :class:`SummaryFile`, strategy name to :class:`SummaryEntry`;
+* ``summary.json``: strategy name to :class:`~leantrain.fl.records.RunSummary`;
 * ``checkpoints/round_NNNNN.pt``: a torch pickle of :class:`CheckpointFile`.
 
-Each file is written from its model and read back through it (strict: unknown keys and values of
-the wrong type are rejected), so a bad file is one :class:`~leantrain.errors.InputError` naming
-the file and the field. The text written is what ``json.dumps`` made of the same values before
-the models existed, byte for byte.
+The records and summaries are their own file entries: pydantic validates the dataclasses
+themselves (strict: unknown keys and values of the wrong type are rejected), so a bad file is one
+:class:`~leantrain.errors.InputError` naming the file and the field. The text written is
+``json.dumps`` of the dataclasses' fields, as ever, byte for byte.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Self
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, RootModel, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter
 
 from leantrain.files import read_json_lines, read_json_model
 from leantrain.fl.records import RoundRecord, RunSummary
 
 __all__ = [
     "CheckpointFile",
-    "RoundLine",
     "SelectionsLine",
-    "SummaryEntry",
-    "SummaryFile",
     "read_rounds",
     "read_selections",
     "read_summary",
+    "record_line",
     "rounds_text",
     "selections_text",
     "summary_text",
@@ -47,37 +46,12 @@ class _FileModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class RoundLine(_FileModel):
-    """One round as stored: a line of ``rounds.jsonl`` (without ``selections``) or an entry of a
-    checkpoint's ``records`` (with them). Fields as in :class:`RoundRecord`."""
-
-    round: int
-    sim_time_s: float
-    energy_j: float
-    cumulative_energy_j: float
-    accuracy: float | None
-    loss: float | None
-    participants: list[str]
-    dropped: list[str]
-    reasons: dict[str, str] = {}
-    round_time_s: float = 0.0
-    extra: dict[str, float] = {}
-    selections: dict[str, list[list[float]]] = {}
-
-    @classmethod
-    def of(cls, record: RoundRecord) -> Self:
-        """The stored form of ``record``."""
-        return cls.model_validate(asdict(record))
-
-    def record(self) -> RoundRecord:
-        """The :class:`RoundRecord` this line holds."""
-        return RoundRecord(**self.model_dump())
-
-    def line(self, *, selections: bool = True) -> str:
-        """One JSON line, keys sorted; ``rounds.jsonl`` leaves out the selections."""
-        return json.dumps(
-            self.model_dump(exclude=None if selections else {"selections"}), sort_keys=True
-        )
+def record_line(record: RoundRecord, *, selections: bool = True) -> str:
+    """``record`` as one JSON line, keys sorted; ``rounds.jsonl`` leaves out the selections."""
+    data = asdict(record)
+    if not selections:
+        del data["selections"]
+    return json.dumps(data, sort_keys=True)
 
 
 class SelectionsLine(_FileModel):
@@ -88,49 +62,18 @@ class SelectionsLine(_FileModel):
     devices: dict[str, list[list[float]]]
 
 
-class SummaryEntry(_FileModel):
-    """One strategy's entry of ``summary.json``. Fields as in :class:`RunSummary`."""
-
-    strategy: str
-    rounds: int
-    final_accuracy: float | None
-    best_accuracy: float | None
-    time_to_accuracy_s: dict[str, float | None]
-    total_energy_j: float
-    sim_time_s: float
-    wall_time_s: float
-
-    @field_validator("time_to_accuracy_s")
-    @classmethod
-    def _targets_are_numbers(cls, reached: dict[str, float | None]) -> dict[str, float | None]:
-        for target in reached:
-            try:
-                float(target)
-            except ValueError:
-                raise ValueError(f"target {target!r} is not a number") from None
-        return reached
-
-    @classmethod
-    def of(cls, summary: RunSummary) -> Self:
-        """The stored form of ``summary``."""
-        return cls.model_validate(asdict(summary))
-
-    def summary(self) -> RunSummary:
-        """The :class:`RunSummary` this entry holds."""
-        return RunSummary(**self.model_dump())
+def _not_empty(entries: dict[str, RunSummary]) -> dict[str, RunSummary]:
+    if not entries:
+        raise ValueError("must hold at least one strategy's summary")
+    return entries
 
 
-class SummaryFile(RootModel[dict[str, SummaryEntry]]):
+@functools.cache
+def _summary_file() -> TypeAdapter[dict[str, RunSummary]]:
     """``summary.json``: strategy name to its summary, in run order (at least one)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    @field_validator("root")
-    @classmethod
-    def _not_empty(cls, entries: dict[str, SummaryEntry]) -> dict[str, SummaryEntry]:
-        if not entries:
-            raise ValueError("must hold at least one strategy's summary")
-        return entries
+    return TypeAdapter[dict[str, RunSummary]](
+        Annotated[dict[str, RunSummary], AfterValidator(_not_empty)]
+    )
 
 
 class CheckpointFile(_FileModel):
@@ -138,7 +81,7 @@ class CheckpointFile(_FileModel):
 
     ``global_state`` maps parameter names to tensors and ``strategy_state`` is whatever the
     strategy keeps; both are checked by the store, which knows torch (this module does not).
-    ``records`` are :meth:`RoundLine.line` texts with their selections.
+    ``records`` are :func:`record_line` texts with their selections.
     """
 
     round: int
@@ -152,7 +95,7 @@ class CheckpointFile(_FileModel):
 
 def rounds_text(records: Sequence[RoundRecord]) -> str:
     """The text of ``rounds.jsonl`` for ``records``."""
-    return "".join(RoundLine.of(r).line(selections=False) + "\n" for r in records)
+    return "".join(record_line(r, selections=False) + "\n" for r in records)
 
 
 def selections_text(records: Sequence[RoundRecord]) -> str:
@@ -167,7 +110,7 @@ def selections_text(records: Sequence[RoundRecord]) -> str:
 
 def summary_text(summaries: Sequence[RunSummary]) -> str:
     """The text of ``summary.json``: strategy name to its summary, in the given order."""
-    payload = {s.strategy: SummaryEntry.of(s).model_dump() for s in summaries}
+    payload = {s.strategy: asdict(s) for s in summaries}
     return json.dumps(payload, indent=2) + "\n"
 
 
@@ -177,7 +120,7 @@ def read_rounds(path: Path) -> list[RoundRecord]:
     Raises:
         InputError: The file cannot be read or a line (``line N``) is not a round record.
     """
-    return [line.record() for line in read_json_lines(Path(path), RoundLine)]
+    return read_json_lines(Path(path), RoundRecord)
 
 
 def read_selections(path: Path) -> list[SelectionsLine]:
@@ -195,5 +138,4 @@ def read_summary(path: Path) -> dict[str, RunSummary]:
     Raises:
         InputError: The file cannot be read or is not a summary (naming the strategy and field).
     """
-    entries = read_json_model(Path(path), SummaryFile).root
-    return {strategy: entry.summary() for strategy, entry in entries.items()}
+    return read_json_model(Path(path), _summary_file())

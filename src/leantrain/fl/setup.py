@@ -66,7 +66,10 @@ class FederatedSetup:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(stream_seed(self.config.seed, "init"))
             model = build_model(
-                self.config.model.name, self.data.train.input_shape, self.data.train.num_classes
+                self.config.model.name,
+                self.data.train.input_shape,
+                self.data.train.num_classes,
+                self.config.model.global_rate,
             )
         if level != 0.0:
             from leantrain.nn.pruning import prunable_widths, prune_model
@@ -136,7 +139,9 @@ def build_setup(config: RunConfig, source: str | Path = "<config>") -> Federated
     data = load_data(config.data, config.seed)
     fleet = build_fleet(config.fleet, config.seed, source)
     parts = partition(data.train, config.data, len(fleet.devices), config.seed)
-    probe = build_model(config.model.name, data.train.input_shape, data.train.num_classes)
+    probe = build_model(
+        config.model.name, data.train.input_shape, data.train.num_classes, config.model.global_rate
+    )
     cost = model_cost(probe, data.train.input_shape)
     training = config.training
     if training.deadline_s is not None:

@@ -18,9 +18,9 @@ import torch
 from pydantic import ValidationError
 
 from leantrain.errors import InputError
-from leantrain.files import input_error
+from leantrain.files import adapter, input_error
 from leantrain.fl.records import RoundRecord
-from leantrain.fl.run_files import CheckpointFile, RoundLine, rounds_text, selections_text
+from leantrain.fl.run_files import CheckpointFile, record_line, rounds_text, selections_text
 from leantrain.io import atomic_torch_save, atomic_write_text
 
 __all__ = ["RunState", "RunStore"]
@@ -85,7 +85,7 @@ class RunStore:
             sim_time_s=state.sim_time_s,
             cumulative_energy_j=state.cumulative_energy_j,
             global_state=state.global_state,
-            records=[RoundLine.of(record).line() for record in state.records],
+            records=[record_line(record) for record in state.records],
             strategy_state=state.strategy_state,
             wall_time_s=state.wall_time_s,
         )
@@ -121,7 +121,7 @@ class RunStore:
         records: list[RoundRecord] = []
         for index, line in enumerate(checkpoint.records):
             try:
-                records.append(RoundLine.model_validate_json(line, strict=True).record())
+                records.append(adapter(RoundRecord).validate_json(line, strict=True))
             except ValidationError as error:
                 raise input_error(error, path, f"records[{index}]") from None
         return RunState(

@@ -22,6 +22,7 @@ from leantrain.fl.aggregate import WeightedUpdate, is_finite_state, masked_avera
 from leantrain.fl.executor import ClientExecutor
 from leantrain.fl.faults import draw_fault
 from leantrain.fl.records import RoundRecord
+from leantrain.fl.schedule import round_lr
 from leantrain.fl.setup import FederatedSetup
 from leantrain.fl.store import RunState, RunStore
 from leantrain.fl.task import ClientTask, ClientUpdate
@@ -85,10 +86,12 @@ class Strategy(ABC):
     def configure(
         self, round_index: int, round_start_s: float, devices: Sequence[Device]
     ) -> list[ClientTask]:
-        """One task per selected device."""
+        """One task per selected device, with the round's scheduled learning rate."""
         config = self.setup.config
-        deadline = self.setup.deadline_s if self.has_deadline else None
-        wait_limit = self.setup.deadline_s if self.has_deadline else self.setup.timeout_s
+        has_deadline = self.uses_deadline()
+        deadline = self.setup.deadline_s if has_deadline else None
+        wait_limit = self.setup.deadline_s if has_deadline else self.setup.timeout_s
+        lr = round_lr(config.training, round_index)
         tasks = []
         for device in devices:
             instruction = self.instruct(round_index, device, round_start_s)
@@ -102,9 +105,15 @@ class Strategy(ABC):
                     policy=instruction.policy,
                     options=instruction.options,
                     fault=draw_fault(config.faults, config.seed, round_index, device.index),
+                    lr=lr,
                 )
             )
         return tasks
+
+    def uses_deadline(self) -> bool:
+        """Whether this run's rounds end at the deadline T (:attr:`has_deadline` by default; a
+        strategy whose settings remove the deadline overrides it)."""
+        return self.has_deadline
 
     def aggregate(
         self,

@@ -61,6 +61,8 @@ class ClientTask:
         model_level: Pruning ratio ρ of the architecture the global state belongs to (0: the
             full model); the client builds that architecture
             (:meth:`~leantrain.fl.setup.FederatedSetup.build_model`).
+        lr: The learning rate of this round's local update (the schedule's,
+            :func:`~leantrain.fl.schedule.round_lr`); None means the config's ``training.lr``.
     """
 
     round: int
@@ -73,6 +75,7 @@ class ClientTask:
     fault: str | None = None
     samples: SampleSelection | None = None
     model_level: float = 0.0
+    lr: float | None = None
 
 
 @dataclass(frozen=True)

@@ -7,20 +7,12 @@ in which it is queried or on what else ran.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from leantrain.fleet.trace import (
-    AvailabilityTrace,
-    Segment,
-    cell_index,
-    chain_segments,
-    check_fraction,
-    check_time,
-)
+from leantrain.fleet.trace import Segment, SteppedTrace, check_fraction, check_time
 from leantrain.seeding import numpy_rng
 
 __all__ = ["MarkovTrace"]
@@ -30,7 +22,7 @@ __all__ = ["MarkovTrace"]
 _MARKOV_CHUNK = 1024
 
 
-class MarkovTrace(AvailabilityTrace):
+class MarkovTrace(SteppedTrace):
     """a(t) follows a Markov chain over ``levels``, one transition every ``step_s`` seconds.
 
     Step k covers ``[k*step_s, (k+1)*step_s)``. The state sequence is drawn sequentially from
@@ -100,17 +92,18 @@ class MarkovTrace(AvailabilityTrace):
                 self._states.append(current)
         return self._states[step]
 
+    @property
+    def step_width_s(self) -> float:
+        return self.step_s
+
+    def step_value(self, step: int) -> float:
+        return self.levels[self.state(step)]
+
     def segments(self, start: float) -> Iterator[Segment]:
-        check_time(start)
-        if len(self.levels) == 1:
+        if len(self.levels) == 1:  # one state: one endless segment
+            check_time(start)
             return iter([(start, math.inf, self.levels[0])])
-        k = cell_index(start, 0.0, self.step_s)
-
-        def pieces() -> Iterator[tuple[float, float]]:
-            for step in itertools.count(k):
-                yield (step + 1) * self.step_s, self.levels[self.state(step)]
-
-        return chain_segments(start, pieces())
+        return super().segments(start)
 
     def __repr__(self) -> str:
         return (

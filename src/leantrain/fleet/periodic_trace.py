@@ -7,24 +7,15 @@ in which it is queried or on what else ran.
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Iterator
 
-from leantrain.fleet.trace import (
-    AvailabilityTrace,
-    Segment,
-    cell_index,
-    chain_segments,
-    check_fraction,
-    check_time,
-)
+from leantrain.fleet.trace import SteppedTrace, check_fraction
 from leantrain.seeding import numpy_rng
 
 __all__ = ["PeriodicTrace"]
 
 
-class PeriodicTrace(AvailabilityTrace):
+class PeriodicTrace(SteppedTrace):
     """a(t) redrawn uniformly from [``low``, ``high``] every ``period_s`` simulated seconds.
 
     The value on period k, ``[k*period_s, (k+1)*period_s)``, comes from its own stream
@@ -64,15 +55,12 @@ class PeriodicTrace(AvailabilityTrace):
             self._values[period] = cached
         return cached
 
-    def segments(self, start: float) -> Iterator[Segment]:
-        check_time(start)
-        k = cell_index(start, 0.0, self.period_s)
+    @property
+    def step_width_s(self) -> float:
+        return self.period_s
 
-        def pieces() -> Iterator[tuple[float, float]]:
-            for period in itertools.count(k):
-                yield (period + 1) * self.period_s, self.value(period)
-
-        return chain_segments(start, pieces())
+    def step_value(self, step: int) -> float:
+        return self.value(step)
 
     def __repr__(self) -> str:
         return (

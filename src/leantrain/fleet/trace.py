@@ -4,13 +4,15 @@ Every trace is piecewise constant in simulated time t >= 0 with values in (0, 1]
 pieces through :meth:`AvailabilityTrace.segments`, which the exact clock in
 :mod:`leantrain.fleet.clock` walks (docs/world-model.md, 'Availability traces'). The kinds live
 in their own modules: :mod:`~leantrain.fleet.constant_trace`,
-:mod:`~leantrain.fleet.periodic_trace`, :mod:`~leantrain.fleet.markov_trace` and
+:mod:`~leantrain.fleet.periodic_trace` and :mod:`~leantrain.fleet.markov_trace` (both
+:class:`SteppedTrace`: one value per fixed-width step) and
 :mod:`~leantrain.fleet.replay_trace` (rows replayed from a CSV file,
 :mod:`~leantrain.fleet.trace_file`); :mod:`~leantrain.fleet.trace_builder` builds one from config.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -18,6 +20,7 @@ from collections.abc import Iterable, Iterator
 __all__ = [
     "AvailabilityTrace",
     "Segment",
+    "SteppedTrace",
     "cell_index",
     "chain_segments",
     "check_fraction",
@@ -84,3 +87,23 @@ class AvailabilityTrace(ABC):
     def at(self, t: float) -> float:
         """The availability a(t) at simulated time ``t``."""
         return next(iter(self.segments(t)))[2]
+
+
+class SteppedTrace(AvailabilityTrace):
+    """a(t) constant on every step ``[k*width, (k+1)*width)``, k = 0, 1, ...: a value per step."""
+
+    @property
+    @abstractmethod
+    def step_width_s(self) -> float:
+        """The steps' width in simulated seconds."""
+
+    @abstractmethod
+    def step_value(self, step: int) -> float:
+        """The availability during step ``step`` (0-based)."""
+
+    def segments(self, start: float) -> Iterator[Segment]:
+        check_time(start)
+        width = self.step_width_s
+        first = cell_index(start, 0.0, width)
+        pieces = (((step + 1) * width, self.step_value(step)) for step in itertools.count(first))
+        return chain_segments(start, pieces)

@@ -13,10 +13,13 @@ Registered names (in :data:`~leantrain.registry.MODELS`, which imports this modu
   less on wider layers (docs/distreal.md, 'The baselines').
 * ``digits-cnn``: a small CNN for scikit-learn's 1×8×8 digits.
 * ``resnet8``, ``resnet14``, ``resnet20``: the CIFAR ResNets of He et al. (depth 6n + 2).
+* ``heterofl-conv``: the four-block CNN of HeteroFL (Diao et al., 2021) at a global width rate
+  (``model.global_rate``; docs/distreal.md, 'HeteroFL reproduction').
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -30,9 +33,12 @@ __all__ = [
     "BasicBlock",
     "CifarResNet",
     "DigitsCNN",
+    "HeteroFLConv",
     "MnistCNN",
     "ModelFactory",
+    "Scaler",
     "build_model",
+    "heterofl_conv",
     "mnist_cnn_wide",
     "resnet8",
     "resnet14",
@@ -43,13 +49,20 @@ ModelFactory = Callable[[tuple[int, int, int], int], nn.Module]
 """Builds a model from the input shape ``(C, H, W)`` and the number of classes."""
 
 
-def build_model(name: str, input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
+def build_model(
+    name: str,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    global_rate: float | None = None,
+) -> nn.Module:
     """Build a registered model.
 
     Args:
         name: A name in :data:`~leantrain.registry.MODELS`.
         input_shape: Shape of one input sample, ``(channels, height, width)``.
         num_classes: Number of output classes (logits).
+        global_rate: The global width rate of ``heterofl-conv`` (``model.global_rate``); None
+            builds the model at its registered width.
 
     Returns:
         The freshly initialised model, in training mode.
@@ -68,6 +81,13 @@ def build_model(name: str, input_shape: tuple[int, int, int], num_classes: int) 
     if num_classes < 1:
         raise InputError(None, "model.num_classes", f"must be at least 1, got {num_classes}")
     shape = (int(input_shape[0]), int(input_shape[1]), int(input_shape[2]))
+    if global_rate is not None:
+        if name != "heterofl-conv":
+            raise InputError(
+                None, "model.global_rate", f"applies to heterofl-conv only, not {name}"
+            )
+        # The one model with a width option: the registry's factories take (shape, classes).
+        return heterofl_conv(shape, int(num_classes), global_rate)
     return factory(shape, int(num_classes))
 
 
@@ -295,3 +315,106 @@ def resnet14(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
 def resnet20(input_shape: tuple[int, int, int], num_classes: int) -> nn.Module:
     """ResNet-20: three basic blocks per stage (model ``resnet20``)."""
     return CifarResNet(input_shape, num_classes, blocks_per_stage=3)
+
+
+#: Hidden widths of HeteroFL's ``conv`` model at rate 1.
+HETEROFL_HIDDEN = (64, 128, 256, 512)
+
+
+class Scaler(nn.Module):
+    """HeteroFL's scaler: divides activations by ``rate`` while training, passes them at
+    evaluation.
+
+    Args:
+        rate: The model's width rate relative to the global model's.
+    """
+
+    def __init__(self, rate: float) -> None:
+        super().__init__()
+        if not 0.0 < rate <= 1.0:
+            raise ValueError(f"a scaler rate lies in (0, 1], got {rate}")
+        self.rate = rate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x / rate`` in training mode, ``x`` otherwise."""
+        return x / self.rate if self.training else x
+
+
+class HeteroFLConv(nn.Module):
+    """HeteroFL's CNN (Diao et al., 2021) at width rate ``rate`` of a global model at
+    ``global_rate``.
+
+    ``blocks``: four blocks Conv3×3(pad 1) → scaler → BatchNorm → ReLU → MaxPool2, the last
+    without its pool, with ⌈rate·C⌉ channels of C = 64, 128, 256, 512; then adaptive average
+    pooling, flatten and Linear(widest, classes).
+
+    Three choices keep it a slice-able leantrain model with the same function as the paper's:
+
+    * The scaler divides by rate / global_rate; the global model (the only one leantrain builds
+      for training: clients train slices of it) has ratio 1, so its scaler is an ``nn.Identity``.
+    * Convolutions carry no bias: BatchNorm follows each one and subtracts any per-channel
+      constant (with batch statistics when training, and with statistics that include it at
+      evaluation), so a bias changes no output.
+    * BatchNorm keeps running statistics (PyTorch's defaults). Training uses batch statistics
+      either way; the paper's clients track none because its server recomputes them before each
+      evaluation, which ``heterofl.static_bn`` does (:mod:`leantrain.fl.evaluate`).
+
+    Initialisation follows the paper's code: PyTorch's default convolution and linear weights,
+    zero linear bias, unit/zero BatchNorm.
+
+    Args:
+        input_shape: ``(C, H, W)`` of one sample; H and W at least 8 (three poolings).
+        num_classes: Number of logits.
+        rate: This model's width rate in (0, 1].
+        global_rate: The global model's width rate (rate ≤ global_rate ≤ 1).
+    """
+
+    def __init__(
+        self,
+        input_shape: tuple[int, int, int],
+        num_classes: int,
+        rate: float = 1.0,
+        global_rate: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if not 0.0 < rate <= global_rate <= 1.0:
+            raise InputError(
+                None,
+                "model.global_rate",
+                f"need 0 < rate <= global rate <= 1, got rate {rate}, global rate {global_rate}",
+            )
+        _require_size(input_shape, 8, "heterofl-conv")
+        widths = [math.ceil(rate * channels) for channels in HETEROFL_HIDDEN]
+        layers: list[nn.Module] = []
+        previous = input_shape[0]
+        for index, width in enumerate(widths):
+            scaler: nn.Module = nn.Identity() if rate == global_rate else Scaler(rate / global_rate)
+            layers += [
+                nn.Conv2d(previous, width, 3, padding=1, bias=False),
+                scaler,
+                nn.BatchNorm2d(width),
+                nn.ReLU(),
+            ]
+            if index < len(widths) - 1:
+                layers.append(nn.MaxPool2d(2))
+            previous = width
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(previous, num_classes)]
+        self.blocks = nn.Sequential(*layers)
+        for module in self.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Linear):
+                nn.init.zeros_(module.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for a batch ``x`` of shape ``(N, C, H, W)``."""
+        out: torch.Tensor = self.blocks(x)
+        return out
+
+
+def heterofl_conv(
+    input_shape: tuple[int, int, int], num_classes: int, global_rate: float = 1.0
+) -> nn.Module:
+    """The global :class:`HeteroFLConv` at ``global_rate`` (model ``heterofl-conv``)."""
+    return HeteroFLConv(input_shape, num_classes, rate=global_rate, global_rate=global_rate)

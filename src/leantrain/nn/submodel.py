@@ -175,12 +175,22 @@ class SlicedTrainer:
         model: The full model; its parameters and buffers are updated in place.
         groups: Its channel groups.
         scale_outputs: Multiply each kept channel by C_l / k_l where it is read.
+        clip_norm: Clip the sub-network's gradient to this total norm before each step
+            (``torch.nn.utils.clip_grad_norm_`` on the sliced tensors); None does not clip.
     """
 
-    def __init__(self, model: nn.Module, groups: ChannelGroups, *, scale_outputs: bool) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        groups: ChannelGroups,
+        *,
+        scale_outputs: bool,
+        clip_norm: float | None = None,
+    ) -> None:
         self.model = model
         self.groups = groups
         self.scale_outputs = scale_outputs
+        self.clip_norm = clip_norm
         self._params = dict(model.named_parameters())
         self._buffers = dict(model.named_buffers())
         self._channels = dict(zip(groups.names, groups.channels, strict=True))
@@ -227,6 +237,8 @@ class SlicedTrainer:
         logits = functional_call(self.model, {**used, **buffers}, (inputs,), tie_weights=False)
         loss = nn.functional.cross_entropy(logits, targets)
         loss.backward()  # type: ignore[no-untyped-call]
+        if self.clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(list(leaves.values()), self.clip_norm)
         with torch.no_grad():
             keys = list(self._params)
             values = [leaves[key] for key in keys]

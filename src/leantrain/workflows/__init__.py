@@ -14,48 +14,45 @@ its result, so the two cannot drift apart:
   ``profile`` and ``execute``;
 * :mod:`~leantrain.workflows.default_job`: ``demo``.
 
-Importing the package imports neither torch nor Flower: the flows that train import the runtime
-when they run, and the planning flow stays on the numpy-only planner.
+Importing the package imports neither torch nor Flower: its modules import only the standard
+library, the registry and each other at load time, and the flows that train import the runtime
+when they run, so the package imports them all directly; the planning flow stays on the numpy-only
+planner.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from leantrain.lazy import lazy_exports
-
-if TYPE_CHECKING:
-    from leantrain.workflows.default_job import DemoOutcome, demo, demo_config
-    from leantrain.workflows.execution import ExecuteOutcome, execute
-    from leantrain.workflows.federated import (
-        ExecutorFactory,
-        ExploreOutcome,
-        RoundProgressFactory,
-        cache_path_of,
-        compare,
-        explore,
-        train,
-    )
-    from leantrain.workflows.inputs import (
-        ARGUMENTS,
-        COMMAND_LINE,
-        Origin,
-        check_epsilon,
-        check_strategies,
-        engine,
-        guard_run_dir,
-        refuse_overwrite,
-    )
-    from leantrain.workflows.planning import (
-        SOLVER_ORDER,
-        PlanOutcome,
-        SolverComparison,
-        compare_solvers,
-        plan,
-        solve,
-        solver_names,
-    )
-    from leantrain.workflows.profiling import ProfileOutcome, profile
+from leantrain.workflows.default_job import DemoOutcome, demo, demo_config
+from leantrain.workflows.execution import ExecuteOutcome, execute
+from leantrain.workflows.federated import (
+    ExecutorFactory,
+    ExploreOutcome,
+    RoundProgressFactory,
+    cache_path_of,
+    compare,
+    explore,
+    train,
+)
+from leantrain.workflows.inputs import (
+    ARGUMENTS,
+    COMMAND_LINE,
+    Origin,
+    check_epsilon,
+    check_strategies,
+    engine,
+    guard_run_dir,
+    refuse_overwrite,
+)
+from leantrain.workflows.planning import (
+    SOLVER_ORDER,
+    PlanOutcome,
+    SolverComparison,
+    compare_solvers,
+    plan,
+    solve,
+    solver_names,
+)
+from leantrain.workflows.profiling import ProfileOutcome, profile
 
 __all__ = [
     "ARGUMENTS",
@@ -88,40 +85,3 @@ __all__ = [
     "solver_names",
     "train",
 ]
-
-__getattr__, __dir__ = lazy_exports(
-    __name__,
-    {
-        "inputs": [
-            "ARGUMENTS",
-            "COMMAND_LINE",
-            "Origin",
-            "check_epsilon",
-            "check_strategies",
-            "engine",
-            "guard_run_dir",
-            "refuse_overwrite",
-        ],
-        "federated": [
-            "ExecutorFactory",
-            "ExploreOutcome",
-            "RoundProgressFactory",
-            "cache_path_of",
-            "compare",
-            "explore",
-            "train",
-        ],
-        "planning": [
-            "SOLVER_ORDER",
-            "PlanOutcome",
-            "SolverComparison",
-            "compare_solvers",
-            "plan",
-            "solve",
-            "solver_names",
-        ],
-        "profiling": ["ProfileOutcome", "profile"],
-        "execution": ["ExecuteOutcome", "execute"],
-        "default_job": ["DemoOutcome", "demo", "demo_config"],
-    },
-)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from leantrain.workflows.federated import ExecutorFactory
 from leantrain.workflows.inputs import ARGUMENTS, Origin, check_epsilon, refuse_overwrite
+from leantrain.workflows.written import Written
 
 if TYPE_CHECKING:
     from leantrain.config import RunConfig
@@ -17,13 +17,8 @@ if TYPE_CHECKING:
 __all__ = ["ExecuteOutcome", "execute"]
 
 
-@dataclass(frozen=True)
-class ExecuteOutcome:
-    """What :func:`execute` ran and wrote: the result, ``execution.json`` and its figure."""
-
-    result: ExecutionResult
-    path: Path
-    picture: Path
+#: What :func:`execute` ran and wrote: the result, ``execution.json`` and its figure.
+ExecuteOutcome: TypeAlias = Written["ExecutionResult"]
 
 
 def execute(

@@ -5,11 +5,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from leantrain.workflows.inputs import ARGUMENTS, Origin, figure_beside, refuse_overwrite
+from leantrain.workflows.written import Written
 
 if TYPE_CHECKING:
     from leantrain.config import RunConfig
@@ -18,13 +18,8 @@ if TYPE_CHECKING:
 __all__ = ["ProfileOutcome", "profile"]
 
 
-@dataclass(frozen=True)
-class ProfileOutcome:
-    """What :func:`profile` measured and wrote: the problem file and the plot of the fits."""
-
-    result: ProfileResult
-    path: Path
-    picture: Path
+#: What :func:`profile` measured and wrote: the problem file and the plot of the fits.
+ProfileOutcome: TypeAlias = Written["ProfileResult"]
 
 
 def profile(

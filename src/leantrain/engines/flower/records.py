@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 _NO_DEADLINE = -1.0  # ConfigRecord has no None; deadlines are positive
+_CONFIGURED_LR = -1.0  # a task without its own rate trains with the config's (rates are positive)
 
 
 def _int(fields: ConfigRecord, key: str) -> int:
@@ -87,6 +88,7 @@ def task_to_record(task: ClientTask, global_state: Mapping[str, torch.Tensor]) -
             "fault": task.fault or "",
             "samples": _selection_text(task.samples),
             "model_level": task.model_level,
+            "lr": _CONFIGURED_LR if task.lr is None else task.lr,
         }
     )
     return _with_tensors(RecordDict({"task": fields}), state=global_state)
@@ -119,6 +121,7 @@ def task_from_record(record: RecordDict) -> tuple[ClientTask, dict[str, torch.Te
     """Inverse of :func:`task_to_record`."""
     fields = record.config_records["task"]
     deadline = _float(fields, "deadline_s")
+    lr = _float(fields, "lr")
     task = ClientTask(
         round=_int(fields, "round"),
         device_index=_int(fields, "device_index"),
@@ -130,6 +133,7 @@ def task_from_record(record: RecordDict) -> tuple[ClientTask, dict[str, torch.Te
         fault=str(fields["fault"]) or None,
         samples=_selection(str(fields["samples"])),
         model_level=_float(fields, "model_level"),
+        lr=None if lr == _CONFIGURED_LR else lr,
     )
     return task, _state(record)
 

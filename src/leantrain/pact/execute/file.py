@@ -3,12 +3,15 @@
 
 The writer serialises :class:`ExecutionFile` with the standard library's JSON encoder (one space
 of indentation, NaN for an undefined error), so the text stays that of earlier versions; the
-reader validates the same model strictly (:func:`~leantrain.files.read_json_model`).
+reader validates the same model strictly (:func:`~leantrain.files.read_json_model`). Its
+``epochs`` are :class:`~leantrain.pact.execute.result.ExecutedEpoch` dataclasses themselves, nodes
+and samples sorted by name.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -19,7 +22,6 @@ from leantrain.pact.execute.plot import plot_execution
 from leantrain.pact.execute.result import ExecutedEpoch, ExecutionResult
 
 __all__ = [
-    "EpochEntry",
     "ExecutionFile",
     "ExecutionTotals",
     "LossErrors",
@@ -30,55 +32,6 @@ __all__ = [
 
 class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
-
-
-class EpochEntry(_Strict):
-    """One entry of ``epochs``: an :class:`~leantrain.pact.execute.result.ExecutedEpoch`."""
-
-    index: int
-    pruning: float
-    nodes: dict[str, float]
-    samples: dict[str, int]
-    effective_samples: float
-    predicted_loss: float
-    one_step_loss: float
-    loss_after_pruning: float | None
-    realised_loss: float
-    realised_accuracy: float
-    predicted_time_s: float
-    time_s: float
-    predicted_energy_j: float
-    energy_j: float
-    flops_per_sample: float
-    parameters: int
-    replanned: bool
-    planned_after: int
-    rejected: list[str]
-
-    @classmethod
-    def of(cls, epoch: ExecutedEpoch) -> EpochEntry:
-        """The entry of ``epoch`` (nodes and samples sorted by name)."""
-        return cls(
-            index=epoch.index,
-            pruning=epoch.pruning,
-            nodes=dict(sorted(epoch.nodes.items())),
-            samples=dict(sorted(epoch.samples.items())),
-            effective_samples=epoch.effective_samples,
-            predicted_loss=epoch.predicted_loss,
-            one_step_loss=epoch.one_step_loss,
-            loss_after_pruning=epoch.loss_after_pruning,
-            realised_loss=epoch.realised_loss,
-            realised_accuracy=epoch.realised_accuracy,
-            predicted_time_s=epoch.predicted_time_s,
-            time_s=epoch.time_s,
-            predicted_energy_j=epoch.predicted_energy_j,
-            energy_j=epoch.energy_j,
-            flops_per_sample=epoch.flops_per_sample,
-            parameters=epoch.parameters,
-            replanned=epoch.replanned,
-            planned_after=epoch.planned_after,
-            rejected=list(epoch.rejected),
-        )
 
 
 class LossErrors(_Strict):
@@ -119,7 +72,7 @@ class ExecutionFile(_Strict):
     deadline_s: float
     initial_loss: float
     predicted_initial_loss: float
-    epochs: list[EpochEntry]
+    epochs: list[ExecutedEpoch]
     totals: ExecutionTotals
     notes: list[str]
 
@@ -135,7 +88,7 @@ class ExecutionFile(_Strict):
             deadline_s=result.deadline_s,
             initial_loss=result.initial_loss,
             predicted_initial_loss=result.predicted_initial_loss,
-            epochs=[EpochEntry.of(epoch) for epoch in result.epochs],
+            epochs=[_sorted(epoch) for epoch in result.epochs],
             totals=ExecutionTotals(
                 epochs=len(result.epochs),
                 time_s=result.time_s,
@@ -157,6 +110,13 @@ class ExecutionFile(_Strict):
     def text(self) -> str:
         """The file's text."""
         return json.dumps(self.model_dump(), indent=1, allow_nan=True) + "\n"
+
+
+def _sorted(epoch: ExecutedEpoch) -> ExecutedEpoch:
+    """``epoch`` as the file holds it: nodes and samples sorted by name."""
+    return replace(
+        epoch, nodes=dict(sorted(epoch.nodes.items())), samples=dict(sorted(epoch.samples.items()))
+    )
 
 
 def write_execution(result: ExecutionResult, directory: str | Path) -> tuple[Path, Path]:

@@ -1,5 +1,9 @@
 """A plan as executed: per epoch the predicted and realised figures (docs/pact-profile-execute.md,
-'Execute')."""
+'Execute').
+
+An :class:`ExecutedEpoch` is also an entry of ``execution.json``'s ``epochs``: the file model
+(:mod:`leantrain.pact.execute.file`) validates the dataclass itself, refusing unknown keys.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pydantic import ConfigDict, with_config
+
 from leantrain.pact.plan import Plan
 
 __all__ = ["ExecutedEpoch", "ExecutionResult"]
 
 
+@with_config(ConfigDict(extra="forbid"))
 @dataclass(frozen=True)
 class ExecutedEpoch:
     """One epoch as executed.

@@ -24,8 +24,8 @@ def problem_raw(
     initial_loss: float,
     source: str,
 ) -> tuple[dict[str, Any], Decision]:
-    """The problem mapping (SPEC 7.3) with its default target and deadline, and the reference
-    epoch they are measured in (:func:`reference_epoch`)."""
+    """The problem mapping (docs/file-formats.md, 'The PACT problem TOML') with its default
+    target and deadline, and the reference epoch they are measured in (:func:`reference_epoch`)."""
     nodes = [
         {
             "name": device.name,
