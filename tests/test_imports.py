@@ -33,6 +33,9 @@ PLANNER = [
     "leantrain.pact.figure",
     "leantrain.pact.solver",
     "leantrain.pact.dp",
+    "leantrain.pact.formulas",
+    "leantrain.pact.lagrange",
+    "leantrain.pact.instances",
 ]
 
 
