@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -192,6 +193,33 @@ def run_local_update(
             math.inf,
             upload_s=min(upload_s, max(0.0, wait_end - now)),
         )
+    return _trained(
+        task,
+        device,
+        model,
+        (start, now, arrival),
+        (download_s, upload_s),
+        masks=None if trained_masks is None else trained_masks.masks(),
+        num_samples=samples,
+        num_batches=trained,
+        extra=extra,
+        selections=selections if trained_masks is not None else [],
+    )
+
+
+def _trained(
+    task: ClientTask,
+    device: Device,
+    model: nn.Module,
+    times: tuple[float, float, float],
+    transfers: tuple[float, float],
+    **fields: Any,
+) -> ClientUpdate:
+    """The ``ok`` update of a device that trained ``model`` from ``start`` until ``now`` and
+    reaches the server ``arrival`` seconds after the round start (``times``), with its download
+    and upload seconds (``transfers``); an injected ``nan`` fault applies to the sent state."""
+    start, now, arrival = times
+    download_s, upload_s = transfers
     state = clone_state(model.state_dict())
     _inject_nan(task, state)
     return ClientUpdate(
@@ -199,14 +227,10 @@ def run_local_update(
         device_index=device.index,
         status="ok",
         state=state,
-        masks=None if trained_masks is None else trained_masks.masks(),
-        num_samples=samples,
-        num_batches=trained,
         arrival_s=arrival,
         compute_s=now - start,
         energy=device_energy(device, now - start, upload_s, download_s),
-        extra=extra,
-        selections=selections if trained_masks is not None else [],
+        **fields,
     )
 
 
@@ -255,18 +279,15 @@ def _selected_pass(
     for batch in batches:
         train_step(model, optimizer, data.x[batch], data.y[batch])
     now = finish_time(device.trace, device.flops, start, len(data) * cost.train_flops_per_sample)
-    state = clone_state(model.state_dict())
-    _inject_nan(task, state)
-    return ClientUpdate(
-        device=device.name,
-        device_index=device.index,
-        status="ok",
-        state=state,
+    arrival = now + upload_s - task.round_start_s
+    return _trained(
+        task,
+        device,
+        model,
+        (start, now, arrival),
+        (download_s, upload_s),
         num_samples=len(data),
         num_batches=len(batches),
-        arrival_s=now + upload_s - task.round_start_s,
-        compute_s=now - start,
-        energy=device_energy(device, now - start, upload_s, download_s),
     )
 
 
