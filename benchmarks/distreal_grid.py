@@ -594,6 +594,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--parts", default=",".join(PARTS), help="time, convergence, wide")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once (one thread each)")
     parser.add_argument("--smoke", action="store_true", help="tiny settings, docs untouched")
+    parser.add_argument(
+        "--methods", help="run only these methods (comma-separated); the report covers all"
+    )
     parser.add_argument("--report-only", action="store_true", help="rewrite the report only")
     parser.add_argument("--job", help=argparse.SUPPRESS)  # one job, in a child process
     args = parser.parse_args([] if argv is None else list(argv))
@@ -604,6 +607,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         raise SystemExit(f"unknown parts {unknown}; known: {', '.join(PARTS)}")
+    only = None if args.methods is None else [m for m in args.methods.split(",") if m]
+    if only is not None and set(only) - set(METHODS):
+        raise SystemExit(f"unknown methods {sorted(set(only) - set(METHODS))}")
     failures: dict[str, str] = {}
     failed_runs: list[str] = []
     if not args.report_only:
@@ -619,6 +625,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 failures[part] = str(error)
                 print(f"{part}: FAILED: {error}", file=sys.stderr, flush=True)
                 continue
+            if only is not None:
+                jobs = [job for job in jobs if job.method in only]
             fronts = {_front_job(j) for j in jobs if j.method in FRONT_METHODS}
             failed_runs += launch(sorted(fronts, key=lambda j: j.label()), args.jobs)
             headline_first = sorted(jobs, key=lambda j: (j.partition, j.trace) != HEADLINE)

@@ -192,6 +192,11 @@ def test_a_front_for_another_model_is_rejected(tmp_path: Path) -> None:
         app, ["train", str(_write(tmp_path, raw, "m.toml")), "--strategy", "distreal"]
     )
     _assert_input_error(result, "distreal.front", "no such file")
+    raw = tiny_raw(distreal={"ordered_front": str(tmp_path / "missing.json")})
+    result = runner.invoke(
+        app, ["train", str(_write(tmp_path, raw, "o.toml")), "--strategy", "distreal-ordered"]
+    )
+    _assert_input_error(result, "distreal.ordered_front", "no such file")
 
 
 def test_report_of_a_comparison_with_sub_models_links_every_figure(tmp_path: Path) -> None:

@@ -537,11 +537,13 @@ def _resolve_paths(config: RunConfig, base: Path, source: str | Path) -> RunConf
         classes.append(device_class)
     fleet = config.fleet.model_copy(update={"classes": classes})
     distreal = config.distreal
-    if distreal.front is not None:
-        front = distreal.front if distreal.front.is_absolute() else base / distreal.front
-        if not front.is_file():
-            raise InputError(source, "distreal.front", f"no such file: {front}")
-        distreal = distreal.model_copy(update={"front": front})
+    for key in ("front", "ordered_front"):
+        named: Path | None = getattr(distreal, key)
+        if named is not None:
+            front = named if named.is_absolute() else base / named
+            if not front.is_file():
+                raise InputError(source, f"distreal.{key}", f"no such file: {front}")
+            distreal = distreal.model_copy(update={key: front})
     return config.model_copy(update={"data": data, "fleet": fleet, "distreal": distreal})
 
 

@@ -1,16 +1,19 @@
-"""Problems for the PACT tests: a hand-computable one, a seeded random generator, and an
+"""Problems for the PACT tests: a hand-computable one, a seeded random generator, an
 independent recomputation of a plan's figures straight from the formulas of docs/pact.md,
-'The model'."""
+'The model', and a plain enumeration of every plan of a tiny problem."""
 
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from typing import Any
 
 import numpy as np
 
-from leantrain.pact import Plan, Problem, parse_problem
+from leantrain.pact import Decision, Plan, Problem, evaluate, parse_problem
+from leantrain.pact.plan import check_decision, effective_samples, epoch_energy, epoch_time
+from leantrain.pact.predictor import LossPredictor
 
 #: Two nodes, two levels; see test_problem_and_plan.py for the hand computation.
 HAND: dict[str, Any] = {
@@ -126,13 +129,23 @@ def recompute(problem: Problem, plan: Plan) -> list[tuple[float, float, float, f
             times.append(compute + 2 * 8 * size / n.bandwidth_bps)
             energies.append(n.power_w * compute + n.tx_power_w * 8 * size / n.bandwidth_bps)
             samples.append(n.quality * f * n.samples)
-        jumped = loss + curve.jump[level] - curve.jump[previous]
+        if curve.jump_slope is None:
+            jumped = loss + curve.jump[level] - curve.jump[previous]
+        else:  # through the level-0-equivalent loss: g(ℓ0) = ℓ0 + jump + β·(ℓ0 − initial)
+            beta_prev, beta = curve.jump_slope[previous], curve.jump_slope[level]
+            base = (loss - curve.jump[previous] + beta_prev * curve.initial_loss) / (1 + beta_prev)
+            jumped = base + curve.jump[level] + beta * (base - curve.initial_loss)
         a, b, c, s0 = curve.a[level], curve.b[level], curve.c[level], curve.s0[level]
+        # The participation model: an epoch of D samples advances s by N·(D/N)^γ.
+        gamma, full = curve.participation, curve.full_samples
+        if full is None:
+            full = max(1.0, sum(n.quality * n.samples for n in problem.node))
+        progress = sum(samples) if gamma == 1.0 else full * (sum(samples) / full) ** gamma
         if jumped <= c:
             loss = jumped
         else:  # s_eq is negative above the curve's start: no clamp, no free drop
             s_eq = ((jumped - c) / a) ** (-1 / b) - s0
-            loss = c + a * (s_eq + sum(samples) + s0) ** -b
+            loss = c + a * (s_eq + progress + s0) ** -b
         out.append((now, now + max(times), sum(energies), loss))
         now += max(times)
         previous = level
@@ -154,3 +167,43 @@ def assert_recomputes(problem: Problem, plan: Plan, tolerance: float = 1e-9) -> 
     assert math.isclose(plan.final_loss, figures[-1][3], rel_tol=tolerance)
     assert plan.final_loss <= problem.target.loss
     assert plan.duration_s <= problem.target.deadline_s
+
+
+def enumerate_optimum(problem: Problem) -> tuple[float, list[Decision] | None]:
+    """The least energy over *every* decision sequence (inf and None when none is feasible):
+    a plain depth-first enumeration of all levels and all node/fraction sets, epoch by epoch."""
+    names = [node.name for node in problem.node]
+    options = []
+    for level in range(len(problem.model.levels)):
+        for combo in itertools.product([0.0, *problem.fractions], repeat=len(names)):
+            fractions = {name: f for name, f in zip(names, combo, strict=True) if f > 0.0}
+            decision = Decision(level, fractions)
+            if fractions and not check_decision(problem, decision, level):
+                options.append(
+                    (
+                        decision,
+                        epoch_time(problem, decision),
+                        epoch_energy(problem, decision),
+                        effective_samples(problem, decision),
+                    )
+                )
+    predictor = LossPredictor.of(problem)
+    best: tuple[float, list[Decision] | None] = (math.inf, None)
+
+    def visit(plan: list[Decision], level: int, loss: float, elapsed: float, spent: float) -> None:
+        nonlocal best
+        if plan and loss <= problem.target.loss and elapsed <= problem.target.deadline_s:
+            figures = evaluate(problem, plan, solver="enumeration")
+            if figures.feasible and figures.energy_j < best[0]:
+                best = (figures.energy_j, list(plan))
+        if len(plan) == problem.options.max_epochs:
+            return
+        for decision, took, cost, samples in options:
+            if decision.level >= level:
+                plan.append(decision)
+                after = predictor.step(loss, level, decision.level, samples)
+                visit(plan, decision.level, after, elapsed + took, spent + cost)
+                plan.pop()
+
+    visit([], 0, predictor.initial_loss, 0.0, 0.0)
+    return best

@@ -22,6 +22,7 @@ from leantrain.pact.execute import (
     ExecutionResult,
     check_plan,
     execute_plan,
+    progress_scale,
     read_execution,
     remaining_problem,
     write_execution,
@@ -166,9 +167,54 @@ def test_remaining_problem_renumbers_the_levels(problem: Problem) -> None:
     assert ours == LossPredictor.of(problem).step(0.9, 1, 1, samples)
     whole = remaining_problem(problem, 0, 1.5, 0.0, 0)
     assert isinstance(whole, Problem) and whole.levels == problem.levels
-    assert whole.curve.jump == problem.curve.jump
+    # The profiled jumps depend on the loss (jump_slope): from the observed loss 1.5 the
+    # remaining problem's jumps are those of the whole problem at that loss.
+    for level in range(len(problem.levels)):
+        ours = LossPredictor.of(whole).after_jump(1.5, 0, level)
+        assert ours == pytest.approx(LossPredictor.of(problem).after_jump(1.5, 0, level))
     assert "deadline" in str(remaining_problem(problem, 0, 1.5, problem.target.deadline_s, 1))
     assert "max_epochs" in str(remaining_problem(problem, 0, 1.5, 0.0, 99))
+
+
+def test_the_online_refit_shrinks_the_realised_ratios_towards_the_profile() -> None:
+    assert progress_scale([]) == 1.0  # no epoch yet: the profile
+    # Two epochs that both moved 4x the predicted progress weigh as much as the profile (prior
+    # of 2 pseudo-epochs): λ = exp(2·ln 4 / 4) = 2.
+    assert progress_scale([4.0, 4.0]) == pytest.approx(2.0, rel=1e-12)
+    assert progress_scale([4.0] * 98) == pytest.approx(4.0**0.98, rel=1e-12)
+    assert progress_scale([1e9]) == pytest.approx(20.0 ** (1 / 3), rel=1e-12)  # clipped at 20
+
+
+def test_a_refitted_remaining_problem_advances_lambda_times_as_far(problem: Problem) -> None:
+    plain = remaining_problem(problem, 0, 1.5, 0.0, 0)
+    faster = remaining_problem(problem, 0, 1.5, 0.0, 0, progress_scale=2.0)
+    assert isinstance(plain, Problem) and isinstance(faster, Problem)
+    # ℓ′(s) = ℓ(2s): one epoch of D on the refitted curves lands where an epoch of twice its
+    # progress lands on the profile's, up to float rounding of a·λ^(−b) and s0/λ.
+    profiled = LossPredictor.of(plain)
+    twice = profiled.samples_for(2.0 * profiled.progress(300.0))
+    for level in range(len(problem.levels)):
+        ours = LossPredictor.of(faster).step(1.5, 0, level, 300.0)
+        theirs = profiled.step(1.5, 0, level, twice)
+        assert ours == pytest.approx(theirs, rel=1e-9)
+        scaled = LossPredictor.of(plain).step(1.5, 0, level, 300.0, scale=2.0)
+        assert scaled == pytest.approx(theirs, rel=1e-9)
+    with pytest.raises(ValueError, match="progress_scale"):
+        remaining_problem(problem, 0, 1.5, 0.0, 0, progress_scale=0.0)
+
+
+def test_the_remaining_problem_keeps_the_participation_model(problem: Problem) -> None:
+    raw = problem.model_dump()
+    raw["curve"]["participation"] = 0.3
+    from leantrain.pact import parse_problem
+
+    partial = parse_problem(raw)
+    rest = remaining_problem(partial, 1, 0.9, 1.0, 2)
+    assert isinstance(rest, Problem)
+    assert rest.curve.participation == 0.3
+    assert rest.full_samples == partial.full_samples
+    ours = LossPredictor.of(rest).step(0.9, 0, 0, 200.0)
+    assert ours == LossPredictor.of(partial).step(0.9, 1, 1, 200.0)
 
 
 def test_remaining_levels_are_shares_of_the_current_model() -> None:
@@ -197,6 +243,12 @@ def test_replanning_runs(problem: Problem, setup: FederatedSetup) -> None:
     )
     fresh = [e for e in result.epochs if e.planned_after == e.index - 1 and e.replanned]
     assert fresh, result.notes
+    # The online refit: each epoch's realised/predicted progress, and λ from all so far.
+    ratios = [e.progress_ratio for e in result.epochs if e.progress_ratio is not None]
+    assert ratios and all(r >= 0.0 for r in ratios)
+    for k, epoch in enumerate(result.epochs):
+        seen = [e.progress_ratio for e in result.epochs[: k + 1] if e.progress_ratio is not None]
+        assert epoch.progress_scale == pytest.approx(progress_scale(seen), rel=1e-12)
     for epoch in fresh:
         # A plan solved right before the epoch predicts from the observed loss (re-anchored on
         # the current level's curve): its prediction is the one-step prediction.

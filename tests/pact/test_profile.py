@@ -24,10 +24,12 @@ from leantrain.nn.pruning import prunable_widths, prune_model
 from leantrain.pact import Decision, LossPredictor, load_problem
 from leantrain.pact.plan import epoch_time
 from leantrain.pact.predictor import Curve
+from leantrain.pact.problem import DEFAULT_MARGIN
 from leantrain.pact.profile import (
     ProfileOptions,
     ProfileResult,
     fit_curve,
+    held_out_sigma,
     profile,
     reference_epoch,
 )
@@ -70,6 +72,27 @@ def test_nodes_are_the_fleet(result: ProfileResult, setup: FederatedSetup) -> No
         assert node.bandwidth_bps == device.upload_bps and node.tx_power_w == device.tx_power_w
         assert node.memory_bytes == device.memory_bytes
         assert node.samples == len(setup.partitions[device.index]) and node.quality == 1.0
+
+
+def test_participation_and_margin_are_measured(result: ProfileResult) -> None:
+    fit = result.participation
+    assert fit is not None and len(OPTIONS.participation) == 2
+    curve = result.problem.curve
+    assert curve.participation == fit.gamma and 0.0 < fit.gamma <= 1.0
+    assert curve.full_samples == result.samples_per_epoch
+    # γ is the least-squares choice, so γ = 1 (progress ∝ samples) never fits better.
+    assert fit.rmse <= fit.rmse_linear
+    assert curve.sigma == held_out_sigma(result.levels) > 0.0
+    assert result.problem.options.margin == DEFAULT_MARGIN
+    assert result.problem.planning_loss < result.problem.target.loss
+    assert "Participation: γ =" in result.toml()
+
+
+def test_central_profiling_measures_no_participation(setup: FederatedSetup) -> None:
+    central = ProfileOptions(levels=(0.0,), method="central", epochs=5, holdout=1)
+    assert central.passes == 1 + 5  # warm-up and one level, no participation runs
+    measured = profile(setup, central)
+    assert measured.participation is None and measured.problem.curve.participation == 1.0
 
 
 def test_cost_falls_with_the_level(result: ProfileResult) -> None:
@@ -119,15 +142,45 @@ def test_fit_errors_are_reported_and_finite(result: ProfileResult) -> None:
 
 
 def test_jumps_are_non_decreasing_and_measured(result: ProfileResult) -> None:
-    jump = result.problem.curve.jump
-    assert jump[0] == 0.0
+    curve = result.problem.curve
+    jump, slope = curve.jump, curve.jump_slope
+    assert slope is not None and jump[0] == 0.0 and slope[0] == 0.0
     assert all(b >= a for a, b in itertools.pairwise(jump))
-    running = 0.0
+    low = min(curve.c) - curve.initial_loss
+    at_low = [j + s * low for j, s in zip(jump, slope, strict=True)]
+    assert all(b >= a - 1e-12 for a, b in itertools.pairwise(at_low)) and min(at_low) >= -1e-12
     for level in result.levels[1:]:
-        running = max(running, level.jump_measured, 0.0)
-        assert level.jump == running
         assert level.losses[0] == pytest.approx(result.warmup_loss + level.jump_measured)
+        # Measured at the warm-up model and the level-0 run half-way and at its end.
+        assert len(level.jump_points) == 3
+        assert level.jump_points[0] == pytest.approx((result.warmup_loss, level.jump_measured))
+        losses = [loss for loss, _ in level.jump_points]
+        assert losses[1:] == [result.levels[0].losses[i] for i in (3, 6)]  # after passes 2, 5
     assert result.levels[-1].jump_measured > 0.0  # pruning 75% of a trained model hurts
+
+
+def test_jump_lines_are_recovered_and_kept_monotone(result: ProfileResult) -> None:
+    from dataclasses import replace
+
+    from leantrain.pact.profile.run import _fit_jumps
+
+    initial = result.initial_loss
+    low = min(level.fit.curve.c for level in result.levels) - initial  # < 0
+    # (jump, slope) with the jump halved at the lowest asymptote; the last level dips.
+    truth = [(j, j / (2.0 * -low)) for j in (0.0, 0.1, 0.3, 0.2)]
+    levels = [
+        replace(level, jump_points=tuple((x, j + b * (x - initial)) for x in (1.9, 1.2, 0.8)))
+        for level, (j, b) in zip(result.levels, truth, strict=True)
+    ]
+    fitted = _fit_jumps(levels, initial)
+    # Exact lines are recovered (float64 least squares on three points: 1e-9).
+    for level, (j, b) in zip(fitted[:3], truth[:3], strict=True):
+        assert level.jump == pytest.approx(j, abs=1e-9)
+        assert level.jump_slope == pytest.approx(b, abs=1e-9)
+    # The last level's line lies below the one before at the initial loss: the running maximum
+    # lifts it there, so pruning further never lowers the loss.
+    assert fitted[3].jump == pytest.approx(fitted[2].jump, abs=1e-12)
+    assert fitted[3].jump_slope == pytest.approx(fitted[2].jump_slope, abs=1e-9)
 
 
 def test_default_target_and_deadline(result: ProfileResult) -> None:

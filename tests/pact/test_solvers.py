@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pact_cases import hand_raw
+from pact_cases import enumerate_optimum, hand_raw
 
 from leantrain.pact import (
     SOLVERS,
@@ -71,46 +71,6 @@ def tiny(seed: int) -> Problem:
 def small(seed: int) -> Problem:
     """3-5 nodes, 3 levels, 3 fractions, 6-12 epochs."""
     return random_problem(seed, nodes=3 + seed % 3, levels=3, fractions=3, epochs=(2, 5))
-
-
-def enumerate_optimum(problem: Problem) -> tuple[float, list[Decision] | None]:
-    """The least energy over *every* decision sequence (inf and None when none is feasible):
-    a plain depth-first enumeration of all levels and all node/fraction sets, epoch by epoch."""
-    names = [node.name for node in problem.node]
-    options = []
-    for level in range(len(problem.model.levels)):
-        for combo in itertools.product([0.0, *problem.fractions], repeat=len(names)):
-            fractions = {name: f for name, f in zip(names, combo, strict=True) if f > 0.0}
-            decision = Decision(level, fractions)
-            if fractions and not check_decision(problem, decision, level):
-                options.append(
-                    (
-                        decision,
-                        epoch_time(problem, decision),
-                        epoch_energy(problem, decision),
-                        effective_samples(problem, decision),
-                    )
-                )
-    predictor = LossPredictor.of(problem)
-    best: tuple[float, list[Decision] | None] = (math.inf, None)
-
-    def visit(plan: list[Decision], level: int, loss: float, elapsed: float, spent: float) -> None:
-        nonlocal best
-        if plan and loss <= problem.target.loss and elapsed <= problem.target.deadline_s:
-            figures = evaluate(problem, plan, solver="enumeration")
-            if figures.feasible and figures.energy_j < best[0]:
-                best = (figures.energy_j, list(plan))
-        if len(plan) == problem.options.max_epochs:
-            return
-        for decision, took, cost, samples in options:
-            if decision.level >= level:
-                plan.append(decision)
-                after = predictor.step(loss, level, decision.level, samples)
-                visit(plan, decision.level, after, elapsed + took, spent + cost)
-                plan.pop()
-
-    visit([], 0, predictor.initial_loss, 0.0, 0.0)
-    return best
 
 
 @functools.cache

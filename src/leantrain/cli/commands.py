@@ -309,6 +309,12 @@ def profile_command(
     max_epochs: Annotated[
         int | None, typer.Option(help="max_epochs of the problem (default 3 x target-epochs).")
     ] = None,
+    participation: Annotated[
+        str,
+        typer.Option(
+            help="Shares of the devices in the level-0 runs that fit gamma (fedavg; '' for none)."
+        ),
+    ] = "0.25,0.5",
     force: _Force = False,
 ) -> None:
     """Profile the model per pruning level and fit the loss predictor: a PACT problem file."""
@@ -327,11 +333,11 @@ def profile_command(
         target_epochs=target_epochs,
         deadline_factor=deadline_factor,
         max_epochs=max_epochs,
+        participation=_numbers(participation, "participation"),
     )
     options.check()
     run_config = load_config(config)
-    total = options.warmup_epochs + len(options.levels) * options.epochs
-    with StepProgress("profile", total) as progress:
+    with StepProgress("profile", options.passes) as progress:
 
         def report(event: ProfileProgress) -> None:
             progress.step(event.done, event.total, f"{event.stage}: loss {event.loss:.4f}")

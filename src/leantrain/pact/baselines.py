@@ -37,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from leantrain.pact.dp import PactSolver
+from leantrain.pact.formulas import epoch_progress
 from leantrain.pact.plan import Decision, effective_samples, epoch_time, node_energy, node_time
 from leantrain.pact.predictor import LossPredictor
 from leantrain.pact.problem import NodeSection, Problem
@@ -178,11 +179,12 @@ def fastest_finish(
         return 0.0
     best = math.inf
     for next_level in range(level, len(tables)):
-        need = predictor.samples_needed(loss, level, next_level, target)
+        need = predictor.progress_needed(loss, level, next_level, target)
         table = tables[next_level]
         if not math.isfinite(need) or table.caps.size == 0:
             continue
-        epochs = np.ceil(need / table.samples)
+        progress = epoch_progress(table.samples, predictor.full_samples, predictor.participation)
+        epochs = np.ceil(need / progress)
         times = epochs * table.caps
         fits = (epochs <= epochs_left) & (times <= time_left) & (epochs >= 1.0)
         if fits.any():

@@ -10,7 +10,8 @@ law dℓ/ds = −r(ℓ), r(ℓ) = b·(ℓ − c)^(1 + 1/b)·a^(−1/b) for ℓ >
 position s_eq makes the curve memoryless in ℓ (it is not clamped above the curve's start, see
 :mod:`leantrain.pact.formulas`). A plan's loss goes down only along that law; jumps only raise it.
 So from loss ℓ at level ρ the plan still descends *continuously* through every loss value in
-[ℓ*, ℓ], at levels ≥ ρ.
+[ℓ*, ℓ], at levels ≥ ρ. Positions count progress P(D) (docs/pact.md, 'Participation'), so the
+callers pass each set's progress as its "samples" D_c below (the same thing when γ = 1).
 
 **The relaxation.** Cut that interval on a grid into pieces i of width Δ_i and upper end y_i.
 Descending piece i at level ρ′ takes at least n_iρ′ = Δ_i / r_ρ′(y_i) samples (r grows with ℓ, so
@@ -214,10 +215,7 @@ def loss_pieces(problem: Problem, points: int) -> tuple[FloatArray, FloatArray]:
     predictor = LossPredictor.of(problem)
     levels = len(problem.model.levels)
     target = problem.target.loss
-    top = max(
-        predictor.initial_loss + predictor.jump[-1] - predictor.jump[0],
-        target * (1.0 + 1e-9),
-    )
+    top = max(predictor.highest_loss(), target * (1.0 + 1e-9))
     grid = target + (top - target) * np.linspace(0.0, 1.0, points) ** 2
     width = np.diff(grid)
     upper = grid[1:]

@@ -64,7 +64,7 @@ from numpy.typing import NDArray
 
 from leantrain.pact.bounds import RemainingBound
 from leantrain.pact.dp import PactSolver
-from leantrain.pact.formulas import curve_loss, equivalent_position
+from leantrain.pact.formulas import curve_loss, epoch_progress, equivalent_position
 from leantrain.pact.graph import _pareto
 from leantrain.pact.knapsack import LevelItems, level_items
 from leantrain.pact.plan import Decision, Plan, evaluate
@@ -258,9 +258,14 @@ class _Search:
         self.target = problem.target.loss
         self.deadline = problem.target.deadline_s
         self.max_epochs = problem.options.max_epochs
+        # Each set's progress P(D) along the curves (docs/pact.md, 'Participation').
+        self.progress = [
+            epoch_progress(s.samples, problem.full_samples, problem.curve.participation)
+            for s in sets
+        ]
         self.remaining = RemainingBound.of(
             problem,
-            [(s.time, s.samples, s.energy) for s in sets],
+            [(s.time, p, s.energy) for s, p in zip(sets, self.progress, strict=True)],
             points=4096,
             steps=np.r_[0.0, 2.0 ** np.arange(-6.0, 7.0)],
         )
@@ -305,7 +310,7 @@ class _Search:
             lo = first if to == level else 0
             if lo >= len(s.time):
                 continue
-            jumped = loss + (self.predictor.jump[to] - self.predictor.jump[level])
+            jumped = self.predictor.after_jump(loss, level, to)
             t_new = elapsed + s.time[lo:]
             e_new = energy + s.energy[lo:]
             curve = self.curves[to]
@@ -314,7 +319,7 @@ class _Search:
             else:
                 shape = (curve.a, curve.b, curve.c, curve.s0)
                 start = equivalent_position(float(jumped), *shape)
-                l_new = curve_loss(start + s.samples[lo:], *shape)
+                l_new = curve_loss(start + self.progress[to][lo:], *shape)
             ok = (t_new <= self.deadline * (1.0 + 1e-9)) & (e_new < self.best)
             if not ok.any():
                 continue

@@ -14,6 +14,18 @@ start ℓ(0), s_eq is negative (but above −s0) and the curve is followed backw
 effective samples lowers the loss by exactly what D samples buy and an epoch of no samples leaves
 it where it is (docs/pact.md, 'Loss prediction': no free drop). At or below c the curve cannot
 lower the loss and s_eq is infinite.
+
+**Jumps.** Pruning a model of level-0-equivalent loss ℓ0 to level j gives
+g_j(ℓ0) = ℓ0 + jump_j + β_j·(ℓ0 − ℓ₀) = (1 + β_j)·ℓ0 + α_j, α_j = jump_j − β_j·ℓ₀ (ℓ₀ the initial
+loss, β = ``jump_slope``: the jump grows with the loss at pruning time when β > 0). Pruning a
+level-i model of loss ℓ to level j gives g_j(g_i⁻¹(ℓ)); with β_i = β_j = 0 that is
+ℓ + (jump_j − jump_i), computed in exactly that order (docs/pact.md, 'Loss prediction').
+
+**Participation.** An epoch of D_k effective samples advances the position by its *progress*
+P(D_k) = N·(D_k/N)^γ, N the effective samples of a whole-fleet epoch and γ ∈ (0, 1] fitted by
+``profile`` (docs/pact.md, 'Participation'): in FedAvg an epoch of half the fleet makes far more
+than half the progress. P is increasing with P(0) = 0, so an empty epoch still buys nothing; γ = 1
+is P(D) = D exactly.
 """
 
 from __future__ import annotations
@@ -27,10 +39,13 @@ __all__ = [
     "BITS_PER_BYTE",
     "compute_seconds",
     "curve_loss",
+    "epoch_progress",
     "equivalent_position",
+    "jumped_loss",
     "node_energy",
     "node_samples",
     "node_time",
+    "progress_samples",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -98,3 +113,32 @@ def equivalent_position(loss: Value, a: float, b: float, c: float, s0: float) ->
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         raw = np.where(above, np.where(above, loss - c, 1.0) / a, 1.0) ** (-1.0 / b) - s0
     return np.where(above, raw, np.inf)
+
+
+def epoch_progress(samples: Value, full: float, gamma: float) -> Value:
+    """P(D) = N·(D/N)^γ: how far an epoch of ``samples`` effective samples moves along the curve
+    (``samples`` itself when γ = 1, bit for bit)."""
+    if gamma == 1.0:
+        return samples
+    out: Value = full * (samples / full) ** gamma
+    return out
+
+
+def progress_samples(progress: Value, full: float, gamma: float) -> Value:
+    """P⁻¹(p) = N·(p/N)^(1/γ): the effective samples whose epoch makes ``progress``."""
+    if gamma == 1.0:
+        return progress
+    out: Value = full * (progress / full) ** (1.0 / gamma)
+    return out
+
+
+def jumped_loss(
+    loss: Value, alpha_from: float, beta_from: float, alpha_to: float, beta_to: float
+) -> Value:
+    """ℓ⁺ = g_to(g_from⁻¹(ℓ)), g_k(ℓ0) = (1 + β_k)·ℓ0 + α_k: the loss right after pruning a model
+    of loss ``loss`` from one level (α_from, β_from) to another (α_to, β_to)."""
+    if beta_from == 0.0 and beta_to == 0.0:
+        same: Value = loss + (alpha_to - alpha_from)
+        return same
+    out: Value = (1.0 + beta_to) * ((loss - alpha_from) / (1.0 + beta_from)) + alpha_to
+    return out

@@ -70,7 +70,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from leantrain.pact.bounds import RemainingBound
-from leantrain.pact.formulas import curve_loss, equivalent_position
+from leantrain.pact.formulas import (
+    curve_loss,
+    epoch_progress,
+    equivalent_position,
+    jumped_loss,
+    progress_samples,
+)
 from leantrain.pact.knapsack import CapCover, LevelItems, cover_targets, level_caps, level_items
 from leantrain.pact.plan import Decision, evaluate
 from leantrain.pact.predictor import Curve, LossPredictor
@@ -199,9 +205,10 @@ class EpochOptions:
         final_energy: Per cap and target m, the cheapest set covering target m or more
             (suffix minimum), shape (C, M); inf where none.
         final_time: Its epoch time, shape (C, M).
-        final_samples: Its effective samples, shape (C, M).
+        final_samples: Its progress P(D) (its effective samples when γ = 1), shape (C, M).
         final_target: Its target index, shape (C, M).
-        time, samples, energy: The intermediate sets' figures, shape (R,).
+        time, samples, energy: The intermediate sets' figures (``samples`` as progress P(D)),
+            shape (R,).
         cover, target: Each intermediate set's cap and target index, shape (R,).
     """
 
@@ -230,6 +237,11 @@ class EpochOptions:
             for row, f in chosen
         }
         return Decision(self.level, fractions)
+
+
+def _progress(problem: Problem, samples: FloatArray) -> FloatArray:
+    """P(D) of effective samples ``samples`` (docs/pact.md, 'Participation')."""
+    return epoch_progress(samples, problem.full_samples, problem.curve.participation)
 
 
 def _no_options(level: int, items: LevelItems, count: int) -> EpochOptions:
@@ -322,6 +334,10 @@ def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
     i_samples = np.array([covers[c].samples[m] for c, m in zip(cover, target, strict=True)])
     i_energy = np.array([covers[c].energy[m] for c, m in zip(cover, target, strict=True)])
     keep = _pareto(i_time, i_samples, i_energy) if len(cover) else none
+    # The search moves along the curves by progress P(D) (docs/pact.md, 'Participation');
+    # P is increasing, so the sets kept above are the same in either unit.
+    final_samples = _progress(problem, final_samples)
+    i_samples = _progress(problem, i_samples)
     return EpochOptions(
         level=level,
         items=items,
@@ -366,13 +382,12 @@ class _Curves:
     def __init__(self, problem: Problem, epsilon: float, most: Sequence[float]) -> None:
         predictor = LossPredictor.of(problem)
         self.predictor = predictor
-        self.jump = np.array(predictor.jump)
         self.width = epsilon * np.maximum(np.asarray(most, dtype=np.float64), 1e-300)
         self.goal = np.array([c.position(problem.target.loss) for c in predictor.curves])
         # Cells count from the lowest position a label can hold: 0, or below it when the loss
         # can lie above a curve's start (positions are not clamped at 0, docs/pact.md, 'Loss
         # prediction'); no loss exceeds ℓ₀ plus the largest jump.
-        top = predictor.initial_loss + predictor.jump[-1] - predictor.jump[0]
+        top = predictor.highest_loss()
         lowest = np.array([c.position(top) for c in predictor.curves])
         self.origin = np.where(np.isfinite(lowest), np.minimum(lowest, 0.0), 0.0)
         longest = math.ceil((problem.options.max_epochs + 1) / epsilon)
@@ -380,6 +395,13 @@ class _Curves:
             span = np.maximum(self.goal - self.origin, 0.0)
             need = np.where(np.isfinite(self.goal), np.ceil(span / self.width), longest)
         self.cells = (np.minimum(need, longest) + 1).astype(np.int64)
+
+    def after_jump(self, loss: FloatArray, level_from: int, level_to: int) -> FloatArray:
+        """ℓ⁺ of every loss in ``loss`` pruned from ``level_from`` to ``level_to``."""
+        p = self.predictor
+        return jumped_loss(
+            loss, p.offset(level_from), p.slope(level_from), p.offset(level_to), p.slope(level_to)
+        )
 
     def position(self, loss: FloatArray, level: int) -> FloatArray:
         """s_eq of ``loss`` (already jumped) on ``level``'s curve: inf when at or below c."""
@@ -556,7 +578,8 @@ class _Search:
         self.options = options
         self.levels = len(options)
         self.bound = RemainingBound.of(problem, [(o.time, o.samples, o.energy) for o in options])
-        most = [float(o.items.samples[:, -1].sum()) if o.items.size else 0.0 for o in options]
+        fleet = [float(o.items.samples[:, -1].sum()) if o.items.size else 0.0 for o in options]
+        most = [float(_progress(problem, np.array(d))) for d in fleet]
         grain = vertex_grain(epsilon, sum(len(o) for o in options))
         self.curves = _Curves(problem, grain, most)
         self.deadline = problem.target.deadline_s
@@ -614,7 +637,7 @@ class _Search:
             for level in range(self.levels):
                 mine = np.flatnonzero(f_level == level)
                 for to in range(level, self.levels) if len(mine) else ():
-                    jumped = f_loss[mine] + (self.curves.jump[to] - self.curves.jump[level])
+                    jumped = self.curves.after_jump(f_loss[mine], level, to)
                     start = self.curves.position(jumped, to)
                     self._finish(to, jumped, start, f_time[mine], f_energy[mine], frontier[mine])
                     if left > 0 and len(self.options[to]):
@@ -652,9 +675,13 @@ class _Search:
         if len(rows) == 0:
             return
         need = np.maximum(need[rows], 0.0)
+        # The targets are in effective samples: the samples whose epoch makes ``need``.
+        need_samples = progress_samples(
+            need, self.problem.full_samples, self.problem.curve.participation
+        )
         with np.errstate(divide="ignore", invalid="ignore"):
             # Target index covering ``need`` (slightly generous: evaluate has the last word).
-            index = np.ceil(need[:, None] / opt.step[None, :] * (1.0 - 1e-9)) - 1.0
+            index = np.ceil(need_samples[:, None] / opt.step[None, :] * (1.0 - 1e-9)) - 1.0
         index = np.clip(np.nan_to_num(index, nan=0.0), 0, self.targets)
         valid = index < self.targets
         index = np.minimum(index, self.targets - 1).astype(np.int64)

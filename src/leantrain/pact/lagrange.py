@@ -153,10 +153,15 @@ def lower_bound(problem: Problem, points: int = POINTS) -> float:
     """A lower bound on the energy of every plan that meets ``problem``'s target by its deadline
     (inf when the relaxation already shows that none does; 0 when the target is met at once).
 
+    The prefix argument needs progress proportional to the samples, so under a participation
+    model with γ < 1 (docs/pact.md, 'Participation') the bound is the trivial 0 J.
+
     Args:
         problem: The problem.
         points: Points of the loss grid (see :func:`~leantrain.pact.bounds.loss_pieces`).
     """
+    if problem.curve.participation != 1.0:
+        return 0.0
     deadline = problem.target.deadline_s
     max_epochs = float(problem.options.max_epochs)
     items = [level_items(problem, level) for level in range(len(problem.levels))]
@@ -204,11 +209,12 @@ def lower_bound(problem: Problem, points: int = POINTS) -> float:
 
 
 def certify(problem: Problem, plan: Plan) -> Plan:
-    """``plan`` with ``lower_bound_j`` set to :func:`lower_bound` of ``problem`` (feasible plans
-    only; an infeasible plan is returned as it is)."""
+    """``plan`` with ``lower_bound_j`` set to :func:`lower_bound` of ``problem``'s planning
+    problem (feasible plans only; an infeasible plan is returned as it is)."""
     if not plan.feasible:
         return plan
-    return replace(plan, lower_bound_j=lower_bound(problem))
+    # Against the target the plan was made for (ℓ* − k·σ, docs/pact.md, 'Planning margin').
+    return replace(plan, lower_bound_j=lower_bound(problem.for_planning()))
 
 
 def certified_gap(plan: Plan) -> float | None:

@@ -4,8 +4,9 @@ effective samples, with loss jumps when the model is pruned further.
 For level ρ, ℓ_ρ(s) = c + a·(s + s0)^(−b). An epoch that prunes from ρ to ρ′ first adds
 J(ρ, ρ′) = jump[ρ′] − jump[ρ], giving ℓ⁺; the loss then continues on ρ′'s curve from the
 equivalent position s_eq = ((ℓ⁺ − c)/a)^(−1/b) − s0 (negative when ℓ⁺ lies above the curve's
-start: no clamp, so an epoch without samples never lowers the loss), advancing by the epoch's
-effective samples D: ℓ = c + a·(s_eq + D + s0)^(−b). When ℓ⁺ ≤ c the curve cannot improve it and
+start: no clamp, so an epoch without samples never lowers the loss), advancing by the progress
+P(D) of the epoch's effective samples D (P(D) = N·(D/N)^γ, docs/pact.md, 'Participation'; D
+itself when γ = 1): ℓ = c + a·(s_eq + P(D) + s0)^(−b). When ℓ⁺ ≤ c the curve cannot improve it and
 the loss stays ℓ⁺. The formulas are those of :mod:`leantrain.pact.formulas`.
 """
 
@@ -15,7 +16,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from leantrain.pact.formulas import curve_loss, equivalent_position
+from leantrain.pact.formulas import (
+    curve_loss,
+    epoch_progress,
+    equivalent_position,
+    jumped_loss,
+    progress_samples,
+)
 from leantrain.pact.problem import Problem
 
 __all__ = ["Curve", "LossPredictor"]
@@ -52,6 +59,9 @@ class LossPredictor:
     curves: tuple[Curve, ...]
     jump: tuple[float, ...]
     initial_loss: float
+    participation: float = 1.0
+    full_samples: float = 1.0
+    jump_slope: tuple[float, ...] = ()
 
     @staticmethod
     def of(problem: Problem) -> LossPredictor:
@@ -64,25 +74,64 @@ class LossPredictor:
             ),
             tuple(curve.jump),
             curve.initial_loss,
+            curve.participation,
+            problem.full_samples,
+            tuple(curve.jump_slope or [0.0] * len(curve.jump)),
         )
 
-    def after_jump(self, loss: float, level_from: int, level_to: int) -> float:
-        """ℓ⁺ = ℓ + J(ρ_from, ρ_to)."""
-        return loss + (self.jump[level_to] - self.jump[level_from])
+    def slope(self, level: int) -> float:
+        """β of ``level``'s jump (0 without slopes)."""
+        return self.jump_slope[level] if self.jump_slope else 0.0
 
-    def step(self, loss: float, level_from: int, level_to: int, samples: float) -> float:
+    def offset(self, level: int) -> float:
+        """α of g_level(ℓ0) = (1 + β)·ℓ0 + α: jump − β·initial_loss (the jump without slopes)."""
+        return self.jump[level] - self.slope(level) * self.initial_loss
+
+    def highest_loss(self) -> float:
+        """No loss of any plan exceeds this: the initial loss pruned to the level that raises it
+        most (training only lowers the loss, and the jump maps are increasing)."""
+        if not any(self.jump_slope):
+            return self.initial_loss + self.jump[-1] - self.jump[0]
+        return max(self.after_jump(self.initial_loss, 0, j) for j in range(len(self.jump)))
+
+    def progress(self, samples: float) -> float:
+        """P(D): the curve positions an epoch of ``samples`` effective samples advances."""
+        return epoch_progress(float(samples), self.full_samples, self.participation)
+
+    def samples_for(self, progress: float) -> float:
+        """P⁻¹: the effective samples of an epoch that advances ``progress`` positions."""
+        if math.isinf(progress):
+            return progress
+        return progress_samples(float(progress), self.full_samples, self.participation)
+
+    def after_jump(self, loss: float, level_from: int, level_to: int) -> float:
+        """ℓ⁺: the loss right after pruning from ``level_from`` to ``level_to``
+        (:func:`~leantrain.pact.formulas.jumped_loss`; ℓ + J(ρ_from, ρ_to) without slopes)."""
+        return jumped_loss(
+            loss,
+            self.offset(level_from),
+            self.slope(level_from),
+            self.offset(level_to),
+            self.slope(level_to),
+        )
+
+    def step(
+        self, loss: float, level_from: int, level_to: int, samples: float, scale: float = 1.0
+    ) -> float:
         """The loss after one epoch that moves from ``level_from`` to ``level_to`` and trains
-        ``samples`` effective samples (D_k)."""
+        ``samples`` effective samples (D_k); ``scale`` multiplies its progress (the online
+        refit's λ of ``execute --replan``; 1 is the profile)."""
         jumped = self.after_jump(loss, level_from, level_to)
         curve = self.curves[level_to]
         if jumped <= curve.c:
             return jumped
         start = curve.position(jumped)
-        return curve.loss(start + samples)
+        return curve.loss(start + scale * self.progress(samples))
 
-    def samples_needed(self, loss: float, level_from: int, level_to: int, target: float) -> float:
-        """The fewest effective samples D with ``step(loss, from, to, D)`` ≤ ``target`` (the
-        predictor's inverse): 0 when already there, inf when the curve never gets there."""
+    def progress_needed(self, loss: float, level_from: int, level_to: int, target: float) -> float:
+        """The curve positions still to go from ``loss`` (jumped from ``level_from`` to
+        ``level_to``) to ``target``: 0 when already there, inf when the curve never gets there.
+        Epochs add their progress P(D), so k epochs of D need k·P(D) ≥ this."""
         jumped = self.after_jump(loss, level_from, level_to)
         if jumped <= target:
             return 0.0
@@ -90,6 +139,12 @@ class LossPredictor:
         if target <= curve.c or jumped <= curve.c:
             return math.inf
         return curve.position(target) - curve.position(jumped)
+
+    def samples_needed(self, loss: float, level_from: int, level_to: int, target: float) -> float:
+        """The fewest effective samples D with ``step(loss, from, to, D)`` ≤ ``target`` in one
+        epoch (the predictor's inverse): 0 when already there, inf when the curve never gets
+        there."""
+        return self.samples_for(self.progress_needed(loss, level_from, level_to, target))
 
     def trajectory(self, levels: Sequence[int], samples: Sequence[float]) -> list[float]:
         """The loss after each epoch of a plan (levels and effective samples per epoch)."""

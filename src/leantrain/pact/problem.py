@@ -14,6 +14,7 @@ from leantrain.errors import InputError
 from leantrain.io import read_toml
 
 __all__ = [
+    "DEFAULT_MARGIN",
     "CurveSection",
     "ModelSection",
     "NodeSection",
@@ -23,6 +24,9 @@ __all__ = [
     "load_problem",
     "parse_problem",
 ]
+
+#: k of the planning margin: plans aim at ℓ* − k·σ (docs/pact.md, 'Planning margin').
+DEFAULT_MARGIN = 1.0
 
 Positive = Annotated[float, Field(gt=0.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -67,13 +71,26 @@ class ModelSection(_Strict):
 
 
 class CurveSection(_Strict):
-    """The loss predictor: per level ℓ_ρ(s) = c + a·(s + s0)^(−b), and the jumps
-    J(ρi→ρj) = jump[j] − jump[i].
+    """The loss predictor: per level ℓ_ρ(s) = c + a·(s + s0)^(−b), and the jumps: pruning to
+    level j a model whose level-0-equivalent loss is ℓ0 gives
+    ℓ0 + jump[j] + jump_slope[j]·(ℓ0 − initial_loss) (J(ρi→ρj) = jump[j] − jump[i] without
+    slopes; docs/pact.md, 'Loss prediction').
 
     Attributes:
         a, b, c, s0: Curve parameters per level (a, b > 0; c, s0 ≥ 0).
-        jump: Loss added when pruning to each level, non-decreasing.
+        jump: Loss added when pruning to each level a model at the initial loss,
+            non-decreasing.
+        jump_slope: β per level (> −1): how much the jump grows per unit of loss at pruning
+            time; None is 0 everywhere. The jumps must stay non-decreasing over the levels down
+            to the lowest asymptote min c as well, so that pruning further never lowers the
+            loss.
         initial_loss: The loss before the first epoch, at level 0.
+        participation: γ of the progress P(D) = N·(D/N)^γ an epoch of D effective samples makes
+            (docs/pact.md, 'Participation'); 1 (the default) is P(D) = D.
+        full_samples: N, the effective samples of a whole-fleet epoch; None uses Σ q·d over the
+            problem's nodes. Only used when ``participation`` < 1.
+        sigma: σ, the predictor's error on held-out points (``profile`` writes its RMSE); the
+            solvers plan to ℓ* − k·σ (``options.margin`` = k; docs/pact.md, 'Planning margin').
     """
 
     a: list[Positive]
@@ -81,14 +98,20 @@ class CurveSection(_Strict):
     c: list[NonNegative]
     s0: list[NonNegative]
     jump: list[NonNegative]
+    jump_slope: list[Annotated[float, Field(gt=-1.0)]] | None = None
     initial_loss: Positive
+    participation: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    full_samples: Positive | None = None
+    sigma: NonNegative = 0.0
 
 
 class OptionsSection(_Strict):
-    """Allowed data fractions (each node trains f·d_n samples per epoch) and the epoch cap."""
+    """Allowed data fractions (each node trains f·d_n samples per epoch), the epoch cap, and the
+    planning margin k: plans aim at ℓ* − k·σ (docs/pact.md, 'Planning margin')."""
 
     data_fractions: list[Annotated[float, Field(ge=0.0, le=1.0)]] = Field(min_length=1)
     max_epochs: Annotated[int, Field(ge=1)] = 60
+    margin: NonNegative = DEFAULT_MARGIN
 
     @model_validator(mode="after")
     def _fractions(self) -> OptionsSection:
@@ -130,15 +153,59 @@ class Problem(_Strict):
         jump = self.curve.jump
         if any(b < a for a, b in itertools.pairwise(jump)):
             raise ValueError("curve.jump: must be non-decreasing (pruning never lowers the loss)")
+        slope = self.curve.jump_slope
+        if slope is not None:
+            if len(slope) != levels:
+                raise ValueError(f"curve.jump_slope: needs one entry per level ({levels})")
+            drop = min(self.curve.c) - self.curve.initial_loss
+            low = [j + s * drop for j, s in zip(jump, slope, strict=True)]
+            if any(b < a for a, b in itertools.pairwise(low)):
+                raise ValueError(
+                    "curve.jump_slope: the jumps at the lowest asymptote, jump + jump_slope·"
+                    "(min c − initial_loss), must be non-decreasing too (pruning never lowers "
+                    "the loss)"
+                )
         names = [node.name for node in self.node]
         if len(set(names)) != len(names):
             raise ValueError("node: names must be unique")
+        if not self.planning_loss > 0.0:
+            raise ValueError(
+                f"options.margin: the planning target ℓ* − k·σ = {self.planning_loss:.6g} must "
+                "stay above 0 (lower the margin)"
+            )
         return self
+
+    @property
+    def planning_loss(self) -> float:
+        """The loss the solvers plan to: ℓ* − k·σ (ℓ* when σ = 0)."""
+        if self.curve.sigma == 0.0 or self.options.margin == 0.0:
+            return self.target.loss
+        return self.target.loss - self.options.margin * self.curve.sigma
+
+    def for_planning(self) -> Problem:
+        """The problem the solvers search: target ℓ* − k·σ and no further margin (itself when
+        there is no margin)."""
+        if self.planning_loss == self.target.loss:
+            return self
+        return self.model_copy(
+            update={
+                "target": self.target.model_copy(update={"loss": self.planning_loss}),
+                "curve": self.curve.model_copy(update={"sigma": 0.0}),
+            }
+        )
 
     @property
     def levels(self) -> list[float]:
         """The pruning levels ρ."""
         return list(self.model.levels)
+
+    @property
+    def full_samples(self) -> float:
+        """N of the progress model: ``curve.full_samples``, or Σ q·d over the nodes (at least
+        1, so that a fleet without data still has a scale)."""
+        if self.curve.full_samples is not None:
+            return self.curve.full_samples
+        return max(1.0, sum(node.quality * node.samples for node in self.node))
 
     @property
     def fractions(self) -> list[float]:

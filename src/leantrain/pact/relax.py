@@ -192,7 +192,12 @@ class _Search:
     def lowest_loss(self, deadline_s: float, tolerance: float) -> float | None:
         """The lowest final loss found reachable by ``deadline_s``; None when no plan of any loss
         fits."""
-        ceiling = self.problem.curve.initial_loss + max(self.problem.curve.jump)
+        curve = self.problem.curve
+        ceiling = (
+            curve.initial_loss + max(curve.jump)
+            if not any(curve.jump_slope or [])
+            else LossPredictor.of(self.problem).highest_loss()
+        )
         first = self.plan(loss=ceiling, deadline_s=deadline_s)
         if first is None:
             return None
@@ -221,10 +226,10 @@ def _epochs_estimate(problem: Problem) -> int | None:
             continue
         decision = Decision(level, {n.name: largest for n in nodes})
         per_epoch = math.fsum(n.quality * largest * n.samples for n in nodes)
-        need = predictor.samples_needed(predictor.initial_loss, 0, level, problem.target.loss)
+        need = predictor.progress_needed(predictor.initial_loss, 0, level, problem.target.loss)
         if not math.isfinite(need):
             continue
-        epochs = max(1, math.ceil(need / per_epoch))
+        epochs = max(1, math.ceil(need / predictor.progress(per_epoch)))
         for count in (epochs, epochs + 1, epochs + 2):  # absorb rounding in the inverse
             relaxed = problem.model_copy(
                 update={

@@ -48,17 +48,22 @@ class Solver(ABC):
         """The decisions of the best plan found that meets the target by the deadline, or None."""
 
     def solve(self, problem: Problem) -> Plan:
-        """Search, then evaluate the result with the plan formulas."""
+        """Search for a plan that reaches the planning target ℓ* − k·σ (docs/pact.md, 'Planning
+        margin'), then evaluate it with the plan formulas against that target; a margin is
+        recorded in the plan's notes (``planned_to_loss``)."""
+        planned = problem.for_planning()
         began = time.perf_counter()
-        decisions = self.search(problem)
+        decisions = self.search(planned)
         elapsed = time.perf_counter() - began
+        notes = {} if planned is problem else {"planned_to_loss": planned.target.loss}
         return evaluate(
-            problem,
+            planned,
             decisions or [],
             solver=self.name,
             epsilon=self.epsilon,
             solve_time_s=elapsed,
             optimal=self.exact,
+            notes=notes,
         )
 
 

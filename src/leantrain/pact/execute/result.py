@@ -30,7 +30,8 @@ class ExecutedEpoch:
         samples: Node name → samples it actually trained on (⌊f·d + ½⌋).
         effective_samples: D_k = Σ q·f·d of the decision.
         predicted_loss: The loss the plan in force predicted after this epoch.
-        one_step_loss: The problem's predictor applied to the observed loss before the epoch.
+        one_step_loss: The problem's predictor applied to the observed loss before the epoch
+            (with the online refit's λ in force when re-planning).
         loss_after_pruning: Held-out loss right after pruning (None when the level stayed).
         realised_loss: Held-out cross-entropy after the epoch.
         realised_accuracy: Held-out accuracy after the epoch.
@@ -42,6 +43,11 @@ class ExecutedEpoch:
         planned_after: The epoch after which the plan in force was made (−1: the given plan);
             ``index − 1`` means the prediction was made from the loss observed just before.
         rejected: Nodes whose update was non-finite and left out of the average.
+        progress_ratio: The epoch's realised progress over its predicted P(D) on its level's
+            curve, from the loss observed before it (after pruning) to the realised one; None
+            where a position is undefined (a loss at or below the curve's asymptote).
+        progress_scale: λ of the online refit after this epoch (what ``--replan`` re-plans
+            with; 1 without re-planning).
     """
 
     index: int
@@ -63,6 +69,8 @@ class ExecutedEpoch:
     replanned: bool = False
     planned_after: int = -1
     rejected: tuple[str, ...] = ()
+    progress_ratio: float | None = None
+    progress_scale: float = 1.0
 
 
 def _errors(predicted: Sequence[float], realised: Sequence[float]) -> dict[str, float]:

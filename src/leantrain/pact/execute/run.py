@@ -26,10 +26,16 @@ from (``leantrain profile``):
   (:func:`~leantrain.pact.execute.replan.remaining_problem`) and solved; execution continues with
   the new plan's first epoch. When it finds no feasible plan, the rest of the previous plan is
   kept (and noted).
+* **Online refit** (with re-planning): every epoch's realised progress on its level's curve
+  (from the loss observed before it, after pruning, to the realised loss) over its predicted
+  P(D) gives a ratio; the remaining problem is re-planned with λ = their geometric mean shrunk
+  towards the profile's 1 (:func:`~leantrain.pact.execute.replan.progress_scale`), so each
+  realised epoch updates the curves' rate, not only the starting point.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,7 +47,7 @@ from leantrain.nn import model_cost
 from leantrain.nn.pruning import prunable_widths, prune_model
 from leantrain.pact.epoch import held_out, run_epoch
 from leantrain.pact.execute.check import check_plan, close
-from leantrain.pact.execute.replan import remaining_problem
+from leantrain.pact.execute.replan import progress_scale, remaining_problem
 from leantrain.pact.execute.result import ExecutedEpoch, ExecutionResult
 from leantrain.pact.plan import (
     Decision,
@@ -89,6 +95,7 @@ class _Execution:
         setup: The run's setup.
         executor: Where the nodes' passes run.
         notes: Where to note what happens besides the plan.
+        refit: Whether the online refit's λ is recorded (re-planning uses it).
     """
 
     def __init__(
@@ -97,8 +104,10 @@ class _Execution:
         setup: FederatedSetup,
         executor: ClientExecutor,
         notes: list[str],
+        refit: bool = False,
     ) -> None:
         self.problem = problem
+        self.refit = refit
         self.setup = setup
         self.executor = executor
         self.predictor = LossPredictor.of(problem)
@@ -107,6 +116,7 @@ class _Execution:
         self.full_widths = prunable_widths(self.model)
         _, self.initial_loss = held_out(self.model, setup.data.test)
         self.level, self.loss, self.elapsed = 0, self.initial_loss, 0.0
+        self.ratios: list[float] = []  # realised / predicted progress of every epoch so far
         self.notes = notes
         if not close(self.initial_loss, problem.curve.initial_loss):
             self.notes.append(
@@ -126,7 +136,8 @@ class _Execution:
             prune_model(self.model, pruning, self.full_widths, shape)
             _, after_pruning = held_out(self.model, setup.data.test)
         samples = effective_samples(problem, decision)
-        one_step = self.predictor.step(self.loss, self.level, decision.level, samples)
+        scale = self.scale if self.refit else 1.0  # the rate the plan in force was made with
+        one_step = self.predictor.step(self.loss, self.level, decision.level, samples, scale)
         outcome = run_epoch(
             self.model,
             self.executor,
@@ -136,6 +147,9 @@ class _Execution:
             level=pruning,
         )
         accuracy, realised = held_out(self.model, setup.data.test)
+        ratio = self._progress_ratio(decision.level, after_pruning, realised, samples)
+        if ratio is not None:
+            self.ratios.append(ratio)
         cost = model_cost(self.model, setup.data.train.input_shape)
         epoch = ExecutedEpoch(
             index=index,
@@ -157,6 +171,8 @@ class _Execution:
             replanned=planned_after >= 0,
             planned_after=planned_after,
             rejected=outcome.rejected,
+            progress_ratio=ratio,
+            progress_scale=self.scale if self.refit else 1.0,
         )
         expected = problem.model.flops_per_sample[decision.level]
         if not close(cost.train_flops_per_sample, expected):
@@ -167,6 +183,24 @@ class _Execution:
         self.level, self.loss = decision.level, realised
         self.elapsed += epoch.time_s
         return epoch
+
+    @property
+    def scale(self) -> float:
+        """λ of the online refit from the epochs so far."""
+        return progress_scale(self.ratios)
+
+    def _progress_ratio(
+        self, level: int, after_pruning: float | None, realised: float, samples: float
+    ) -> float | None:
+        """Realised over predicted progress of an epoch on ``level``'s curve, from the loss
+        observed before it (right after pruning when it pruned); None where undefined."""
+        curve = self.predictor.curves[level]
+        before = after_pruning if after_pruning is not None else self.loss
+        predicted = self.predictor.progress(samples)
+        moved = curve.position(realised) - curve.position(before)
+        if not (math.isfinite(moved) and predicted > 0.0):
+            return None
+        return max(moved, 0.0) / predicted
 
 
 def execute_plan(
@@ -210,7 +244,7 @@ def execute_plan(
     replanner = _replanner(solver, epsilon) if replan else None
     predicted_plan = evaluate(problem, decisions, solver=plan.solver, epsilon=plan.epsilon)
     notes = _figure_notes(plan, predicted_plan)
-    run = _Execution(problem, setup, executor or LocalExecutor(setup), notes)
+    run = _Execution(problem, setup, executor or LocalExecutor(setup), notes, refit=replan)
 
     queue = list(decisions)
     queued_predictions = [e.loss_after for e in predicted_plan.epochs]
@@ -231,7 +265,9 @@ def execute_plan(
                     "not run"
                 )
             break
-        remaining = remaining_problem(problem, run.level, run.loss, run.elapsed, len(epochs))
+        remaining = remaining_problem(
+            problem, run.level, run.loss, run.elapsed, len(epochs), progress_scale=run.scale
+        )
         if isinstance(remaining, str):
             notes.append(f"epoch {index}: no re-planning: {remaining}")
             break

@@ -1,4 +1,5 @@
-"""The loss curve ℓ(s) = c + a·(s + s0)^(−b) fitted to measured losses
+"""The loss curve ℓ(s) = c + a·(s + s0)^(−b) fitted to measured losses, and γ of the
+participation model P(D) = N·(D/N)^γ fitted to epochs of part of the fleet
 (docs/pact-profile-execute.md, 'Profile'). Plain numpy and scipy."""
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ import numpy as np
 
 from leantrain.pact.predictor import Curve
 
-__all__ = ["CurveFit", "fit_curve"]
+__all__ = [
+    "GAMMA_MIN",
+    "CurveFit",
+    "ParticipationFit",
+    "ParticipationRun",
+    "fit_curve",
+    "fit_participation",
+    "participation_losses",
+]
 
 
 @dataclass(frozen=True)
@@ -126,3 +135,103 @@ def fit_curve(
     else:
         holdout_rmse = holdout_rel = math.nan
     return CurveFit(curve, fit_rmse, holdout_rmse, holdout_rel)
+
+
+@dataclass(frozen=True)
+class ParticipationRun:
+    """Epochs of part of the fleet, observed from a known loss.
+
+    Attributes:
+        share: The share of the devices that trained in each epoch.
+        start_loss: The held-out loss before the first epoch.
+        samples: The effective samples D_j of each epoch.
+        losses: The held-out loss after each epoch.
+    """
+
+    share: float
+    start_loss: float
+    samples: tuple[float, ...]
+    losses: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class ParticipationFit:
+    """γ of the progress model P(D) = N·(D/N)^γ (docs/pact.md, 'Participation').
+
+    Attributes:
+        gamma: The fitted γ in [:data:`GAMMA_MIN`, 1].
+        full_samples: N, the effective samples of a whole-fleet epoch.
+        rmse: RMSE of the predicted losses of the runs at ``gamma``.
+        rmse_linear: The same at γ = 1 (progress proportional to the samples), for comparison.
+    """
+
+    gamma: float
+    full_samples: float
+    rmse: float
+    rmse_linear: float
+
+
+#: The smallest γ the fit returns (progress almost independent of the samples).
+GAMMA_MIN = 0.01
+
+
+def participation_losses(
+    curve: Curve, run: ParticipationRun, full_samples: float, gamma: float
+) -> np.ndarray:
+    """The losses the curve predicts after each epoch of ``run`` under P with ``gamma``: from the
+    equivalent position of the start loss, each epoch adds P(D_j), as the planner does."""
+    from leantrain.pact.formulas import epoch_progress
+
+    progress = epoch_progress(np.asarray(run.samples, dtype=np.float64), full_samples, gamma)
+    positions = curve.position(run.start_loss) + np.cumsum(progress)
+    return np.array([curve.loss(float(p)) for p in positions])
+
+
+def fit_participation(
+    curve: Curve, runs: Sequence[ParticipationRun], full_samples: float
+) -> ParticipationFit:
+    """Fit γ to runs of partial participation, given the whole-fleet curve: the γ in
+    [:data:`GAMMA_MIN`, 1] whose predicted losses have the least squared error (bounded scalar
+    search; the error is unimodal in γ because a smaller γ only adds progress to every epoch).
+
+    Args:
+        curve: The level-0 curve fitted to whole-fleet epochs (P(N) = N whatever γ).
+        runs: The partial-participation runs.
+        full_samples: N, the effective samples of a whole-fleet epoch.
+
+    Raises:
+        ValueError: No run, an epoch without samples, or a start loss the curve cannot improve
+            (at or below its asymptote c).
+    """
+    if not runs:
+        raise ValueError("need at least one partial-participation run to fit γ")
+    if not full_samples > 0.0:
+        raise ValueError(f"full_samples must be positive, got {full_samples}")
+    for run in runs:
+        if len(run.samples) != len(run.losses) or not run.samples:
+            raise ValueError("each run needs one loss per epoch, and at least one epoch")
+        if min(run.samples) <= 0.0:
+            raise ValueError("an epoch of a partial-participation run trained no sample")
+        if not run.start_loss > curve.c:
+            raise ValueError("a run starts at or below the curve's asymptote c")
+    observed = np.concatenate([np.asarray(run.losses, dtype=np.float64) for run in runs])
+
+    def sse(gamma: float) -> float:
+        predicted = np.concatenate(
+            [participation_losses(curve, run, full_samples, gamma) for run in runs]
+        )
+        residual = predicted - observed
+        return float(np.dot(residual, residual))
+
+    from scipy.optimize import minimize_scalar
+
+    found = minimize_scalar(sse, bounds=(GAMMA_MIN, 1.0), method="bounded", options={"xatol": 1e-6})
+    # The bounded search never evaluates the end points: keep one if it is better.
+    gamma = min((float(found.x), 1.0, GAMMA_MIN), key=sse)
+    count = len(observed)
+    return ParticipationFit(
+        gamma=gamma,
+        full_samples=float(full_samples),
+        rmse=math.sqrt(sse(gamma) / count),
+        rmse_linear=math.sqrt(sse(1.0) / count),
+    )

@@ -34,6 +34,9 @@ class ProfileOptions:
             (:func:`reference_epoch`); None uses ``epochs``.
         deadline_factor: The deadline is this many times ``target_epochs`` reference epochs.
         max_epochs: ``[options] max_epochs``; None uses 3 × ``target_epochs``.
+        participation: Shares of the devices (each in (0, 1)) that train in the extra level-0
+            runs γ of the participation model is fitted to (``fedavg`` only; docs/pact.md,
+            'Participation'); empty writes γ = 1.
     """
 
     levels: tuple[float, ...] = DEFAULT_LEVELS
@@ -45,6 +48,14 @@ class ProfileOptions:
     target_epochs: int | None = None
     deadline_factor: float = 2.0
     max_epochs: int | None = None
+    participation: tuple[float, ...] = (0.25, 0.5)
+
+    @property
+    def passes(self) -> int:
+        """The training passes :func:`~leantrain.pact.profile.profile` runs (warm-up, levels and
+        the participation runs, which ``central`` skips)."""
+        runs = len(self.levels) + (len(self.participation) if self.method == "fedavg" else 0)
+        return self.warmup_epochs + runs * self.epochs
 
     def check(self) -> None:
         """Raise :class:`~leantrain.errors.InputError` on an unusable option; its field is the
@@ -82,6 +93,10 @@ class ProfileOptions:
         if not (self.deadline_factor > 0.0 and math.isfinite(self.deadline_factor)):
             raise InputError(
                 where, "deadline_factor", f"must be a positive number, got {self.deadline_factor}"
+            )
+        if any(not 0.0 < share < 1.0 for share in self.participation):
+            raise InputError(
+                where, "participation", "every share of the devices must lie strictly in (0, 1)"
             )
         if self.max_epochs is not None and self.max_epochs < 1:
             raise InputError(where, "max_epochs", f"must be at least 1, got {self.max_epochs}")

@@ -13,7 +13,7 @@ import tomli_w
 from leantrain.io import atomic_write_text
 from leantrain.pact.plan import Decision
 from leantrain.pact.problem import Problem
-from leantrain.pact.profile.fit import CurveFit
+from leantrain.pact.profile.fit import CurveFit, ParticipationFit
 from leantrain.pact.profile.options import ProfileOptions
 
 __all__ = ["LevelProfile", "ProfileResult"]
@@ -34,7 +34,11 @@ class LevelProfile:
         losses: Held-out loss at each point.
         fit: The fitted curve and its errors.
         jump_measured: Loss right after pruning the warm-up model minus its loss before (raw).
-        jump: The jump written (clamped ≥ 0, non-decreasing over the levels).
+        jump: The jump written at the initial loss (clamped ≥ 0, non-decreasing over the
+            levels).
+        jump_points: (loss before pruning, jump) measured at the warm-up model and the level-0
+            checkpoints (empty for level 0).
+        jump_slope: β written: how the jump changes per unit of loss at pruning time.
     """
 
     pruning: float
@@ -48,6 +52,8 @@ class LevelProfile:
     fit: CurveFit
     jump_measured: float
     jump: float
+    jump_points: tuple[tuple[float, float], ...] = ()
+    jump_slope: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class ProfileResult:
             (:func:`~leantrain.pact.profile.target.reference_epoch`).
         reference: The reference epoch: the level and the nodes of a full-fleet epoch.
         options: The options used.
+        participation: γ of the participation model and its fit (None: not measured, γ = 1).
         source: The config it came from (for the file's header).
     """
 
@@ -75,6 +82,7 @@ class ProfileResult:
     full_epoch_time_s: float
     reference: Decision
     options: ProfileOptions
+    participation: ParticipationFit | None = None
     source: str = "<config>"
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -86,7 +94,8 @@ class ProfileResult:
             f"#   {lv.pruning:<5g} a={lv.fit.curve.a:.4g} b={lv.fit.curve.b:.4g} "
             f"c={lv.fit.curve.c:.4g} s0={lv.fit.curve.s0:.4g}  fit RMSE {lv.fit.fit_rmse:.4f}, "
             f"held-out RMSE {lv.fit.holdout_rmse:.4f}, max rel. error "
-            f"{lv.fit.holdout_max_rel_error:.2%}, jump measured {lv.jump_measured:+.4f}"
+            f"{lv.fit.holdout_max_rel_error:.2%}, jumps measured "
+            + (", ".join(f"{j:+.4f} at {x:.4f}" for x, j in lv.jump_points) or "none")
             for lv in self.levels
         )
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -98,7 +107,8 @@ class ProfileResult:
             f"{options.epochs} "
             f"passes per level;\n# one pass = N = {self.samples_per_epoch} samples; the last "
             f"{options.holdout} points of each level are held out of the fit.\n"
-            f"# Per level (ρ, curve, errors):\n{fits}\n\n"
+            f"# Per level (ρ, curve, errors):\n{fits}\n"
+            f"{self._participation_comment()}\n"
         )
         target_epochs = options.target_epochs or options.epochs
         level = self.problem.model.levels[self.reference.level]
@@ -116,10 +126,16 @@ class ProfileResult:
             ),
             "[curve]": (
                 "# l(s) = c + a*(s + s0)^(-b) per level, s = cumulative samples from the initial"
-                " model;\n# jump[j]: held-out loss added by pruning the warm-up model to level j;"
-                "\n# initial_loss: held-out loss of the initial model.\n"
+                " model;\n# jump[j] + jump_slope[j]*(l - initial_loss): held-out loss added by"
+                " pruning to\n# level j a model at loss l (fitted to the warm-up model and two"
+                " checkpoints);"
+                "\n# initial_loss: held-out loss of the initial model;\n# participation (γ),"
+                " full_samples (N): an epoch of D samples advances s by N*(D/N)^γ;\n# sigma:"
+                " RMSE of the held-out points; plans aim at loss - margin*sigma.\n"
             ),
-            "[options]": "# Defaults: allowed data fractions and the epoch cap.\n",
+            "[options]": (
+                "# Defaults: allowed data fractions, the epoch cap and the planning margin k.\n"
+            ),
             "[[node]]": "",
         }
         out = header
@@ -131,6 +147,16 @@ class ProfileResult:
                     comments[key] = ""  # only before the first node
             out += line
         return out
+
+    def _participation_comment(self) -> str:
+        fit = self.participation
+        if fit is None:
+            return "# Participation: not measured (γ = 1: progress proportional to samples).\n"
+        shares = ", ".join(f"{share:g}" for share in self.options.participation)
+        return (
+            f"# Participation: γ = {fit.gamma:.4g} fitted to level-0 epochs of {shares} of the "
+            f"devices\n# (RMSE {fit.rmse:.4f}; {fit.rmse_linear:.4f} at γ = 1).\n"
+        )
 
     def save(self, path: str | Path) -> Path:
         """Write the problem file atomically."""

@@ -29,9 +29,14 @@ From a run config, :func:`profile` writes every section of the problem file
   point s = W (the warm-up samples) on. The last ``holdout`` points of each level are held out;
   (a, b, c, s0) of ℓ(s) = c + a·(s + s0)^(−b) are fitted to the others
   (:func:`~leantrain.pact.profile.fit.fit_curve`), and the fit error on the held-out points is
-  reported. ``jump[ρ]`` is the held-out loss right after pruning the warm-up model to ρ minus its
-  loss before, clamped to ≥ 0 and made non-decreasing; ``initial_loss`` is the initial model's
-  held-out loss.
+  reported. The jumps are measured at three points: pruning the warm-up model, and the level-0
+  run's models half-way and at its end; ``jump[ρ]`` + ``jump_slope[ρ]``·(ℓ − initial_loss) is
+  fitted to them (:func:`_fit_jumps`); ``initial_loss`` is the initial model's held-out loss.
+* ``curve.participation``: γ of the progress model P(D) = N·(D/N)^γ (docs/pact.md,
+  'Participation'), ``fedavg`` only. From the warm-up model, ``epochs`` more level-0 epochs are
+  run for each share in ``participation`` (default 1/4 and 1/2 of the devices with data, a seeded
+  random subset redrawn every epoch), and γ is fitted to their losses given the level-0 curve
+  (:func:`~leantrain.pact.profile.fit.fit_participation`); ``curve.full_samples`` = N.
 * ``[target]`` and ``[options]``: defaults to edit, measured in a reference epoch
   (:func:`~leantrain.pact.profile.target.reference_epoch`).
 """
@@ -39,10 +44,11 @@ From a run config, :func:`profile` writes every section of the problem file
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -57,12 +63,12 @@ from leantrain.nn.state import clone_state
 from leantrain.pact.epoch import held_out, run_epoch
 from leantrain.pact.plan import epoch_time
 from leantrain.pact.problem import parse_problem
-from leantrain.pact.profile.fit import fit_curve
+from leantrain.pact.profile.fit import ParticipationRun, fit_curve, fit_participation
 from leantrain.pact.profile.options import ProfileOptions, ProfileProgress
 from leantrain.pact.profile.passes import central_pass, pooled_training_data
 from leantrain.pact.profile.result import LevelProfile, ProfileResult
 from leantrain.pact.profile.target import problem_raw
-from leantrain.seeding import torch_generator
+from leantrain.seeding import numpy_rng, torch_generator
 
 __all__ = ["profile"]
 
@@ -103,7 +109,10 @@ class _Profiler:
         self.pooled = pooled_training_data(setup)
         self.n = len(self.pooled)
         self.everyone = {i: 1.0 for i, part in enumerate(setup.partitions) if len(part)}
-        self.total = options.warmup_epochs + len(options.levels) * options.epochs
+        self.shares = options.participation if options.method == "fedavg" else ()
+        self.total = options.passes
+        #: (loss, state) of the level-0 run at its snapshots (:meth:`passes`).
+        self.checkpoints: list[tuple[float, dict[str, torch.Tensor]]] = []
         self.done = 0
 
     def train_pass(
@@ -138,16 +147,39 @@ class _Profiler:
         return loss
 
     def passes(
-        self, model: nn.Module, first_epoch: int, count: int, level: float, stage: str
+        self,
+        model: nn.Module,
+        first_epoch: int,
+        count: int,
+        level: float,
+        stage: str,
+        snapshots: Sequence[int] = (),
     ) -> list[float]:
         """``count`` passes from epoch ``first_epoch`` with a fresh optimiser; the losses after
-        each."""
+        each. After the passes numbered in ``snapshots`` (1-based), the loss and a copy of the
+        state are kept in :attr:`checkpoints`."""
         optimizer = build_optimizer(model.parameters(), self.setup.config.training)
         losses = []
-        for epoch in range(first_epoch, first_epoch + count):
+        for done, epoch in enumerate(range(first_epoch, first_epoch + count), start=1):
             self.train_pass(model, optimizer, epoch, level)
             losses.append(self.observe(model, stage, level))
+            if done in snapshots:
+                self.checkpoints.append((losses[-1], clone_state(model.state_dict())))
         return losses
+
+    def jump_points(
+        self, level: float, full_widths: dict[str, int], pruned_warm: float, warm_loss: float
+    ) -> tuple[tuple[float, float], ...]:
+        """(loss before, jump) of pruning to ``level``: at the warm-up model, then at the level-0
+        run's checkpoints (:attr:`checkpoints`), where the loss is lower."""
+        points = [(warm_loss, pruned_warm - warm_loss)]
+        for loss, state in self.checkpoints:
+            model = self.setup.build_model()
+            model.load_state_dict(state)
+            prune_model(model, level, full_widths, self.setup.data.train.input_shape)
+            _, pruned = held_out(model, self.setup.data.test)
+            points.append((loss, pruned - loss))
+        return tuple(points)
 
     def level(
         self,
@@ -171,8 +203,11 @@ class _Profiler:
             samples, losses = list(warm_samples), list(warm_losses)
         else:
             samples, losses = [warm_s], [pruned_loss]
+        # Checkpoints of the level-0 run, half-way and at its end, where the jumps of the
+        # pruned levels are measured again (docs/pact-profile-execute.md, 'Jumps').
+        snapshots = sorted({options.epochs // 2, options.epochs} - {0}) if level == 0.0 else ()
         trained = self.passes(
-            model, options.warmup_epochs, options.epochs, level, f"level {level:g}"
+            model, options.warmup_epochs, options.epochs, level, f"level {level:g}", snapshots
         )
         samples.extend(warm_s + (epoch + 1) * n for epoch in range(options.epochs))
         losses.extend(trained)
@@ -199,17 +234,73 @@ class _Profiler:
             fit=fit,
             jump_measured=pruned_loss - warm_losses[-1],
             jump=0.0,
+            jump_points=(
+                ()
+                if level == 0.0
+                else self.jump_points(level, full_widths, pruned_loss, warm_losses[-1])
+            ),
         )
 
+    def participation_run(
+        self, share: float, warm_state: dict[str, torch.Tensor], warm_loss: float
+    ) -> ParticipationRun:
+        """``epochs`` FedAvg epochs of the unpruned warm-up model in which a seeded random
+        ``share`` of the devices with data (at least one) trains, redrawn every epoch."""
+        model = self.setup.build_model()
+        model.load_state_dict(warm_state)
+        if self.executor is None:
+            self.executor = LocalExecutor(self.setup)
+        devices = sorted(self.everyone)
+        count = max(1, round(share * len(devices)))
+        samples, losses = [], []
+        first = self.options.warmup_epochs
+        for epoch in range(first, first + self.options.epochs):
+            rng = numpy_rng(self.setup.config.seed, "pact-participation", round(share * 1e6), epoch)
+            chosen = sorted(int(i) for i in rng.choice(devices, size=count, replace=False))
+            run_epoch(
+                model,
+                self.executor,
+                {i: 1.0 for i in chosen},
+                purpose="pact-profile",
+                epoch=epoch,
+                level=0.0,
+            )
+            samples.append(float(sum(len(self.setup.partitions[i]) for i in chosen)))
+            losses.append(self.observe(model, f"participation {share:g}", 0.0))
+        return ParticipationRun(share, warm_loss, tuple(samples), tuple(losses))
 
-def _monotone_jumps(levels: list[LevelProfile]) -> tuple[LevelProfile, ...]:
-    """The levels with the jumps written: the measured ones clamped to >= 0 and made
-    non-decreasing; level 0 is not pruned, so its jump is 0 by definition."""
-    jumps: list[float] = []
-    for level in levels:
-        jumps.append(max(0.0, level.jump_measured, *(jumps[-1:] or [0.0])))
-    jumps[0] = 0.0
-    return tuple(replace(level, jump=jump) for level, jump in zip(levels, jumps, strict=True))
+
+#: The least jump slope written: above −1, so that pruning stays increasing in the loss.
+SLOPE_MIN = -0.5
+
+
+def _fit_jumps(levels: list[LevelProfile], initial_loss: float) -> tuple[LevelProfile, ...]:
+    """The levels with the jumps written (docs/pact-profile-execute.md, 'Jumps').
+
+    Per pruned level, J(ℓ) = jump + β·(ℓ − initial_loss) is fitted by least squares to the jumps
+    measured at the warm-up model and the level-0 checkpoints (β = 0 when the losses do not
+    differ). The line is then read at the two ends of the range plans use, the initial loss and
+    the lowest asymptote min c, each clamped to ≥ 0 and made non-decreasing over the levels (a
+    running maximum), with β ≥ :data:`SLOPE_MIN`; jump and β are recovered from the two ends.
+    Level 0 is not pruned: jump 0, β 0.
+    """
+    low = min(level.fit.curve.c for level in levels) - initial_loss  # x at the lowest asymptote
+    ends: list[tuple[float, float]] = [(0.0, 0.0)]  # (J at the initial loss, J at min c)
+    for level in levels[1:]:
+        x = np.array([loss - initial_loss for loss, _ in level.jump_points])
+        y = np.array([jump for _, jump in level.jump_points])
+        if len(x) >= 2 and float(np.ptp(x)) > 1e-12:
+            slope, intercept = np.polyfit(x, y, 1)
+        else:
+            slope, intercept = 0.0, float(y.mean())
+        at_top = max(0.0, float(intercept))
+        at_low = min(max(0.0, float(intercept + slope * low)), at_top + SLOPE_MIN * low)
+        ends.append((max(at_top, ends[-1][0]), max(at_low, ends[-1][1])))
+    out = []
+    for level, (at_top, at_low) in zip(levels, ends, strict=True):
+        slope = (at_low - at_top) / low if low < 0.0 else 0.0
+        out.append(replace(level, jump=at_top, jump_slope=slope))
+    return tuple(out)
 
 
 def profile(
@@ -255,8 +346,20 @@ def profile(
         profiler.level(level, warm_state, (warm_samples, warm_losses), full_widths)
         for level in options.levels
     ]
-    levels = _monotone_jumps(measured)
-    raw, reference = problem_raw(setup, options, levels, initial_loss, source)
+    levels = _fit_jumps(measured, initial_loss)
+    participation = None
+    if profiler.shares:
+        runs = [
+            profiler.participation_run(share, warm_state, warm_losses[-1])
+            for share in profiler.shares
+        ]
+        try:
+            participation = fit_participation(levels[0].fit.curve, runs, float(n))
+        except ValueError as error:
+            raise InputError(
+                source, "profile", f"cannot fit the participation model: {error}"
+            ) from None
+    raw, reference = problem_raw(setup, options, levels, initial_loss, source, participation)
     problem = parse_problem(raw, source)
     return ProfileResult(
         problem=problem,
@@ -267,6 +370,7 @@ def profile(
         full_epoch_time_s=epoch_time(problem, reference),
         reference=reference,
         options=options,
+        participation=participation,
         source=source,
         raw=raw,
     )

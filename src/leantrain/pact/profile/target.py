@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,11 +11,12 @@ from leantrain.errors import InputError
 from leantrain.fl.setup import FederatedSetup
 from leantrain.pact.plan import Decision, effective_samples, epoch_time
 from leantrain.pact.predictor import LossPredictor
-from leantrain.pact.problem import Problem, parse_problem
+from leantrain.pact.problem import DEFAULT_MARGIN, Problem, parse_problem
+from leantrain.pact.profile.fit import ParticipationFit
 from leantrain.pact.profile.options import ProfileOptions
 from leantrain.pact.profile.result import LevelProfile
 
-__all__ = ["problem_raw", "reference_epoch"]
+__all__ = ["held_out_sigma", "problem_raw", "reference_epoch"]
 
 
 def problem_raw(
@@ -23,9 +25,12 @@ def problem_raw(
     levels: Sequence[LevelProfile],
     initial_loss: float,
     source: str,
+    participation: ParticipationFit | None = None,
 ) -> tuple[dict[str, Any], Decision]:
     """The problem mapping (docs/file-formats.md, 'The PACT problem TOML') with its default
-    target and deadline, and the reference epoch they are measured in (:func:`reference_epoch`)."""
+    target and deadline, and the reference epoch they are measured in (:func:`reference_epoch`);
+    ``participation`` sets ``curve.participation`` and ``curve.full_samples`` (γ = 1 when
+    None)."""
     nodes = [
         {
             "name": device.name,
@@ -54,14 +59,20 @@ def problem_raw(
             "c": [lv.fit.curve.c for lv in levels],
             "s0": [lv.fit.curve.s0 for lv in levels],
             "jump": [float(lv.jump) for lv in levels],
+            "jump_slope": [float(lv.jump_slope) for lv in levels],
             "initial_loss": float(initial_loss),
         },
         "options": {
             "data_fractions": [float(f) for f in options.data_fractions],
             "max_epochs": options.max_epochs or 3 * target_epochs,
+            "margin": DEFAULT_MARGIN,
         },
         "node": nodes,
     }
+    raw["curve"]["sigma"] = held_out_sigma(levels)
+    if participation is not None:
+        raw["curve"]["participation"] = participation.gamma
+        raw["curve"]["full_samples"] = participation.full_samples
     draft = parse_problem(raw, source)
     reference = reference_epoch(draft)
     if reference is None:
@@ -81,6 +92,13 @@ def problem_raw(
         "deadline_s": float(options.deadline_factor * target_epochs * full_time),
     }
     return raw, reference
+
+
+def held_out_sigma(levels: Sequence[LevelProfile]) -> float:
+    """σ of the planning margin: the RMSE over every level's held-out points (docs/pact.md,
+    'Planning margin'), pooled as the root of the mean squared per-level held-out RMSE."""
+    squares = [lv.fit.holdout_rmse**2 for lv in levels if math.isfinite(lv.fit.holdout_rmse)]
+    return math.sqrt(math.fsum(squares) / len(squares)) if squares else 0.0
 
 
 def reference_epoch(problem: Problem) -> Decision | None:

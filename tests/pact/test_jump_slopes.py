@@ -1,0 +1,119 @@
+"""Jumps that depend on the loss at pruning time (docs/pact.md, 'Loss prediction'): pruning a
+model of level-0-equivalent loss ℓ0 to level j gives ℓ0 + jump_j + β_j·(ℓ0 − ℓ₀).
+
+Float64 formulas and discrete plans: the same on every CPU.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import pytest
+from pact_cases import assert_recomputes, enumerate_optimum
+
+from leantrain.errors import InputError
+from leantrain.pact import Plan, Problem, make_solver, parse_problem
+from leantrain.pact.execute import remaining_problem
+from leantrain.pact.instances import random_problem
+from leantrain.pact.predictor import LossPredictor
+
+
+def with_slopes(problem: Problem, share: float) -> Problem:
+    """``problem`` whose jumps shrink by ``share`` of themselves from the initial loss down to
+    the lowest asymptote (β_j = share·jump_j / (ℓ₀ − min c); level 0: none)."""
+    raw = problem.model_dump()
+    curve = raw["curve"]
+    span = curve["initial_loss"] - min(curve["c"])
+    curve["jump_slope"] = [share * j / span for j in curve["jump"]]
+    return parse_problem(raw)
+
+
+@functools.cache
+def tiny(seed: int) -> Problem:
+    nodes = 2 + seed % 2
+    plain = random_problem(
+        seed,
+        nodes=nodes,
+        levels=3,
+        fractions=2,
+        epochs=(1, 3),
+        max_epochs=4 if nodes == 2 else 3,
+        slack=(0.6, 1.6),
+    )
+    return with_slopes(plain, 0.5)
+
+
+@functools.cache
+def solved(seed: int, solver: str) -> Plan:
+    return make_solver(solver, 0.01).solve(tiny(seed))
+
+
+def test_zero_slopes_are_the_additive_jumps_bit_for_bit() -> None:
+    plain = random_problem(3, nodes=3, levels=3)
+    flat = with_slopes(plain, 0.0)
+    for loss in (2.0, 1.3, 0.7):
+        for i in range(3):
+            for j in range(i, 3):
+                ours = LossPredictor.of(flat).after_jump(loss, i, j)
+                assert ours == loss + (plain.curve.jump[j] - plain.curve.jump[i])
+
+
+def test_a_jump_grows_with_the_loss_at_pruning_time() -> None:
+    problem = tiny(0)
+    predictor = LossPredictor.of(problem)
+    initial = problem.curve.initial_loss
+    # At the initial loss the jump is jump_j; lower losses lose β_j per unit.
+    assert predictor.after_jump(initial, 0, 2) == pytest.approx(initial + problem.curve.jump[2])
+    lower = initial - 0.5
+    slope = problem.curve.jump_slope
+    assert slope is not None and slope[2] > 0.0
+    expected = lower + problem.curve.jump[2] + slope[2] * (lower - initial)
+    assert predictor.after_jump(lower, 0, 2) == pytest.approx(expected, rel=1e-12)
+    # Composition: 0 → 1 → 2 is 0 → 2.
+    via = predictor.after_jump(predictor.after_jump(lower, 0, 1), 1, 2)
+    assert via == pytest.approx(predictor.after_jump(lower, 0, 2), rel=1e-12)
+    assert predictor.highest_loss() == pytest.approx(initial + problem.curve.jump[-1])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_exact_equals_the_plain_enumeration_with_jump_slopes(seed: int) -> None:
+    problem = tiny(seed)
+    optimum, _ = enumerate_optimum(problem)
+    plan = solved(seed, "exact")
+    assert plan.feasible == math.isfinite(optimum)
+    if plan.feasible:
+        assert math.isclose(plan.energy_j, optimum, rel_tol=1e-9)
+        assert_recomputes(problem, plan)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_pact_recomputes_and_stays_near_exact_with_jump_slopes(seed: int) -> None:
+    exact, pact = solved(seed, "exact"), solved(seed, "pact")
+    assert pact.feasible == exact.feasible
+    if pact.feasible:
+        assert_recomputes(tiny(seed), pact)
+        assert exact.energy_j * (1 - 1e-9) <= pact.energy_j <= exact.energy_j * 1.02
+
+
+def test_slopes_that_make_pruning_lower_the_loss_are_input_errors() -> None:
+    raw = random_problem(3, nodes=3, levels=3).model_dump()
+    raw["curve"]["jump_slope"] = [0.0, 0.9, 0.0]  # level 2 would jump less than level 1 low down
+    with pytest.raises(InputError) as caught:
+        parse_problem(raw, "p.toml")
+    assert caught.value.field == "curve.jump_slope"
+    raw["curve"]["jump_slope"] = [0.0, 0.0]
+    with pytest.raises(InputError, match="one entry per level"):
+        parse_problem(raw, "p.toml")
+
+
+def test_the_remaining_problem_composes_the_jump_maps() -> None:
+    problem = tiny(1)
+    predictor = LossPredictor.of(problem)
+    observed = problem.curve.initial_loss - 0.4 + predictor.after_jump(0.0, 0, 1)
+    rest = remaining_problem(problem, 1, observed, 0.0, 1)
+    assert isinstance(rest, Problem)
+    again = LossPredictor.of(rest)
+    for loss in (observed, observed - 0.2):
+        ours = again.after_jump(loss, 0, 1)
+        assert ours == pytest.approx(predictor.after_jump(loss, 1, 2), rel=1e-12)

@@ -1,0 +1,157 @@
+"""The participation model P(D) = N·(D/N)^γ (docs/pact.md, 'Participation'): the formula, the
+fit of γ, and every solver under γ < 1.
+
+The solver checks run in float64 on discrete plans, so they hold on every CPU; the fit is plain
+numpy/scipy on synthetic losses made here.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import pytest
+from pact_cases import assert_recomputes, enumerate_optimum
+
+from leantrain.pact import Decision, Plan, Problem, evaluate, make_solver, parse_problem
+from leantrain.pact.formulas import epoch_progress, progress_samples
+from leantrain.pact.instances import random_problem
+from leantrain.pact.lagrange import lower_bound
+from leantrain.pact.predictor import Curve, LossPredictor
+from leantrain.pact.profile.fit import ParticipationRun, fit_participation, participation_losses
+
+GAMMA = 0.4
+
+
+def with_participation(problem: Problem, gamma: float) -> Problem:
+    """``problem`` with γ = ``gamma`` (validated again)."""
+    raw = problem.model_dump()
+    raw["curve"]["participation"] = gamma
+    return parse_problem(raw)
+
+
+@functools.cache
+def tiny(seed: int) -> Problem:
+    """2-3 nodes, 2 levels, fractions {0.5, 1}, up to 4 epochs, γ = 0.4 (small enough to
+    enumerate every plan)."""
+    nodes = 2 + seed % 2
+    plain = random_problem(
+        seed,
+        nodes=nodes,
+        levels=2,
+        fractions=2,
+        epochs=(1, 3),
+        max_epochs=4 if nodes == 2 else 3,
+        slack=(0.6, 1.6),
+    )
+    return with_participation(plain, GAMMA)
+
+
+@functools.cache
+def solved(seed: int, solver: str) -> Plan:
+    return make_solver(solver, 0.01).solve(tiny(seed))
+
+
+def test_progress_is_the_samples_at_gamma_one_and_concave_below() -> None:
+    samples = np.array([0.0, 10.0, 250.0, 1000.0, 4000.0])
+    assert epoch_progress(samples, 1000.0, 1.0) is samples  # the same numbers, bit for bit
+    progress = epoch_progress(samples, 1000.0, 0.5)
+    assert progress[0] == 0.0  # an empty epoch makes no progress (no free lunch)
+    assert np.all(np.diff(progress) > 0.0)  # monotone: the solvers' orderings stay valid
+    assert progress[3] == pytest.approx(1000.0)  # a whole-fleet epoch is N whatever γ
+    assert progress[2] == pytest.approx(500.0)  # a quarter of the fleet: 1000·0.25^0.5
+    back = progress_samples(progress, 1000.0, 0.5)
+    np.testing.assert_allclose(back, samples, rtol=1e-12)
+
+
+def test_half_the_fleet_makes_more_than_half_the_progress() -> None:
+    problem = tiny(0)
+    predictor = LossPredictor.of(problem)
+    full = problem.full_samples
+    curve = predictor.curves[0]
+    start = predictor.initial_loss
+    half = predictor.step(start, 0, 0, full / 2)
+    expected = curve.loss(curve.position(start) + full * 0.5**GAMMA)
+    assert half == pytest.approx(expected, rel=1e-12)
+    linear = LossPredictor.of(with_participation(problem, 1.0)).step(start, 0, 0, full / 2)
+    assert half < linear  # γ < 1: faster than proportional to the samples
+    assert predictor.step(start, 0, 0, 0.0) == start
+    need = predictor.samples_needed(start, 0, 0, half)
+    assert need == pytest.approx(full / 2, rel=1e-9)
+
+
+def _synthetic_runs(
+    gamma: float, curve: Curve, full: float, noise: float
+) -> list[ParticipationRun]:
+    rng = np.random.default_rng(7)
+    runs = []
+    for share in (0.25, 0.5):
+        samples = tuple(float(x) for x in rng.uniform(0.8, 1.2, size=6) * share * full)
+        run = ParticipationRun(share, curve.loss(2.0 * full), samples, (0.0,) * 6)
+        clean = participation_losses(curve, run, full, gamma)
+        noisy = clean * (1.0 + noise * rng.standard_normal(len(clean)))
+        runs.append(
+            ParticipationRun(share, run.start_loss, samples, tuple(float(x) for x in noisy))
+        )
+    return runs
+
+
+@pytest.mark.parametrize("gamma", [0.15, 0.4, 0.8, 1.0])
+def test_the_fitted_gamma_recovers_a_synthetic_ground_truth(gamma: float) -> None:
+    curve = Curve(a=30.0, b=0.45, c=0.05, s0=2000.0)
+    full = 6000.0
+    fit = fit_participation(curve, _synthetic_runs(gamma, curve, full, 0.0), full)
+    # Noise-free losses: the bounded search stops within its x tolerance (1e-6) of the truth.
+    assert fit.gamma == pytest.approx(gamma, abs=1e-4)
+    assert fit.rmse <= fit.rmse_linear
+    # 1% multiplicative noise on the losses still pins γ to a few hundredths.
+    noisy = fit_participation(curve, _synthetic_runs(gamma, curve, full, 0.01), full)
+    assert noisy.gamma == pytest.approx(gamma, abs=0.06)
+
+
+def test_the_participation_fit_rejects_unusable_runs() -> None:
+    curve = Curve(a=30.0, b=0.45, c=0.05, s0=2000.0)
+    with pytest.raises(ValueError, match="at least one"):
+        fit_participation(curve, [], 100.0)
+    empty_epoch = ParticipationRun(0.5, 1.0, (10.0, 0.0), (0.9, 0.8))
+    with pytest.raises(ValueError, match="no sample"):
+        fit_participation(curve, [empty_epoch], 100.0)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_exact_equals_the_plain_enumeration_under_partial_participation(seed: int) -> None:
+    problem = tiny(seed)
+    optimum, _ = enumerate_optimum(problem)
+    plan = solved(seed, "exact")
+    assert plan.feasible == math.isfinite(optimum)
+    if plan.feasible:
+        assert plan.status == "optimal"
+        assert math.isclose(plan.energy_j, optimum, rel_tol=1e-9)
+        assert_recomputes(problem, plan)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_pact_plans_recompute_and_stay_near_exact_under_partial_participation(seed: int) -> None:
+    exact, pact = solved(seed, "exact"), solved(seed, "pact")
+    assert pact.feasible == exact.feasible
+    if pact.feasible:
+        assert_recomputes(tiny(seed), pact)
+        assert pact.energy_j >= exact.energy_j * (1.0 - 1e-9)
+        assert pact.energy_j <= exact.energy_j * 1.02  # issue 11's per-instance goal
+
+
+def test_partial_participation_changes_what_a_plan_predicts() -> None:
+    problem = tiny(1)
+    names = [node.name for node in problem.node]
+    plan = [Decision(0, {names[0]: 1.0})] * 2
+    concave = evaluate(problem, plan, solver="hand")
+    linear = evaluate(with_participation(problem, 1.0), plan, solver="hand")
+    assert concave.final_loss < linear.final_loss
+    assert concave.energy_j == linear.energy_j  # the cost model does not change
+
+
+def test_the_certificate_is_trivial_under_partial_participation() -> None:
+    assert lower_bound(tiny(0)) == 0.0
+    plain = with_participation(tiny(0), 1.0)
+    assert lower_bound(plain) >= 0.0
