@@ -25,8 +25,8 @@ demo: install
 	$(BIN)/leantrain demo --out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
 
 test: lint

@@ -12,6 +12,7 @@ BENCHMARKS = [
     "convergence",
     "reproduce_heterofl",
     "distreal_grid",
+    "distreal_floor",
     "flower",
     "pact_energy",
     "pact_predictor",

@@ -541,6 +541,106 @@ def _cell_table(
     return lines
 
 
+def _best(cell: Mapping[str, list[dict[str, Any]]], tier: str) -> tuple[str, float, float] | None:
+    """The tier's best method of a cell (by :func:`_rank`) with its mean times to the lower and
+    higher target (inf when a seed never reached it)."""
+    members = {m: runs for m, runs in cell.items() if TIERS[m] == tier and runs}
+    if not members:
+        return None
+    best = min(members, key=lambda m: _rank(members[m]))
+    targets = sorted(members[best][0]["summary"]["time_to_accuracy_s"], key=float)
+    low, high = (_mean_time(members[best], t) for t in (targets[0], targets[-1]))
+    return best, low, high
+
+
+def _ratio(ours: float, theirs: float) -> str:
+    if math.isinf(ours) and math.isinf(theirs):
+        return "neither reached it in every seed"
+    if math.isinf(ours):
+        return "never reached (ratio ∞)"
+    if math.isinf(theirs):
+        return "reached; the baseline never did"
+    return f"{ours / theirs:.2f}×"
+
+
+def _goal_lines(cell: Mapping[str, list[dict[str, Any]]], smoke: bool) -> list[str]:
+    """Issue 10's goals in the headline cell: the best DISTREAL variant's mean times to the two
+    targets against the best paper-style (≤ 0.8×) and strengthened (≤ 1.0×) baselines."""
+    seeds = _seeds(*HEADLINE, smoke)
+    if not cell or any(len(cell.get(m, [])) < seeds for m in METHODS):
+        return ["*The headline cell is not complete yet.*"]
+    distreal = {m: cell[m] for m in ("distreal", "distreal-ordered")}
+    ours = min(distreal, key=lambda m: _rank(distreal[m]))
+    targets = sorted(cell[ours][0]["summary"]["time_to_accuracy_s"], key=float)
+    mine = [_mean_time(cell[ours], t) for t in (targets[0], targets[-1])]
+    lines = [
+        f"Best DISTREAL variant: `{ours}` (mean time to {float(targets[0]):.0%} / "
+        f"{float(targets[-1]):.0%}: "
+        + " / ".join("never" if math.isinf(t) else f"{t:.1f} s" for t in mine)
+        + ").",
+        "",
+        "| against | best of the tier | time to lower target | time to higher target | "
+        "goal | met |",
+        "|---|---|---:|---:|---|---|",
+    ]
+    for tier, limit in (("paper-style", 0.8), ("strengthened", 1.0)):
+        best = _best(cell, tier)
+        if best is None:
+            continue
+        name, low, high = best
+        met = all(
+            not math.isinf(m) and (math.isinf(t) or m <= limit * t)
+            for m, t in zip(mine, (low, high), strict=True)
+        )
+        lines.append(
+            f"| {tier} | `{name}` | {_ratio(mine[0], low)} | {_ratio(mine[1], high)} | "
+            f"≤ {limit}× | {'yes' if met else 'no'} |"
+        )
+    return lines
+
+
+def _convergence_lines(smoke: bool) -> list[str]:
+    """Final accuracy at the last round (mean [min–max] over seeds) against fedavg's, and the
+    times to the targets, of the convergence runs that have finished."""
+    try:
+        jobs = convergence_jobs(smoke)
+    except PartFailed as error:
+        return [f"*Not run: {error}.*"]
+    cell = collect(jobs).get(HEADLINE, {})
+    if not cell:
+        return ["*Not run yet.*"]
+    methods = list(dict.fromkeys(job.method for job in jobs))
+    reference = {run["seed"]: run["summary"]["final_accuracy"] for run in cell.get("fedavg", [])}
+    lines = [
+        "| method | tier | final acc. (%) | difference to fedavg (points) | time to 95% (s) | "
+        "time to 97% (s) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for method in methods:
+        runs = cell.get(method, [])
+        if not runs:
+            lines.append(f"| {method} | {TIERS[method]} | not run yet |  |  |  |")
+            continue
+        done = "" if len(runs) == CONVERGENCE_SEEDS else f" ({len(runs)}/{CONVERGENCE_SEEDS} seeds)"
+        gaps = [
+            100 * (r["summary"]["final_accuracy"] - reference[r["seed"]])
+            for r in runs
+            if reference.get(r["seed"]) is not None
+        ]
+        lines.append(
+            f"| {method}{done} | {TIERS[method]} | "
+            f"{_stats([100 * (r['summary']['final_accuracy'] or 0.0) for r in runs], 2)} | "
+            f"{_stats(gaps, 2) if gaps else 'n/a'} | "
+            f"{_stats([r['summary']['time_to_accuracy_s'].get('0.95') for r in runs])} | "
+            f"{_stats([r['summary']['time_to_accuracy_s'].get('0.97') for r in runs])} |"
+        )
+    lines += [
+        "",
+        "Goal: the best DISTREAL variant ends within 0.3 points of fedavg (difference ≥ −0.3).",
+    ]
+    return lines
+
+
 def report(smoke: bool, failures: Mapping[str, str]) -> str:
     """The markdown of the grid from whatever runs have finished."""
     lines = [
@@ -574,10 +674,12 @@ def report(smoke: bool, failures: Mapping[str, str]) -> str:
                 lines.append("*Not run yet.*")
                 continue
             lines += _cell_table(cell, seeds, METHODS)
+    lines += ["", "### Goals (headline cell)", "", *_goal_lines(cells.get(HEADLINE, {}), smoke)]
     lines += ["", f"### Convergence ({CONVERGENCE_ROUNDS} rounds, lr × 0.1 at round 150)", ""]
-    lines.append(
-        f"*Not run: {failures['convergence']}.*" if "convergence" in failures else "*Not run yet.*"
-    )
+    if "convergence" in failures:
+        lines.append(f"*Not run: {failures['convergence']}.*")
+    else:
+        lines += _convergence_lines(smoke)
     rounds = 3 if smoke else TIME_ROUNDS
     lines += [
         "",

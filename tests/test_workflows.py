@@ -19,6 +19,7 @@ from leantrain.cli import app
 from leantrain.config import RunConfig
 from leantrain.engines.flower.server_app import RUN_CONFIG
 from leantrain.errors import InputError
+from leantrain.fl import build_setup
 from leantrain.pact import read_plan
 from leantrain.workflows import ARGUMENTS, COMMAND_LINE
 
@@ -142,17 +143,41 @@ def test_the_demo_prints_a_compact_summary(
     result = runner.invoke(app, ["demo", "--out", str(out)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    # The strategies' table, the report, one line for the plan and one naming its files: the
-    # plan's epochs stay in plan.json and plan.png.
+    # The strategies' table, the report, one line for the plan, one naming its files and one
+    # for its execution: the plan's epochs stay in plan.json and plan.png.
     assert len(lines) < 20, result.stdout
     assert not any("loss after" in line for line in lines)
     plan = read_plan(out / "plan.json")
-    assert len(plan.epochs) > 10  # what the terminal no longer shows
+    assert len(plan.epochs) > 5  # what the terminal no longer shows
+    problem = workflows.demo_problem()
     summary = [line for line in lines if line.startswith("pact plan (")]
     assert summary == [
         f"pact plan ({plan.status}): energy {plan.energy_j:.6g} J, duration "
-        f"{plan.duration_s:.6g} s (deadline 3600 s), final loss {plan.final_loss:.6g} (target "
-        f"0.35), {len(plan.epochs)} epochs, solved in {plan.solve_time_s:.3g} s"
+        f"{plan.duration_s:.6g} s (deadline {problem.target.deadline_s:g} s), final loss "
+        f"{plan.final_loss:.6g} (target {problem.target.loss:g}), {len(plan.epochs)} epochs, "
+        f"solved in {plan.solve_time_s:.3g} s"
     ]
     assert (out / "plan.png").is_file() and (out / "report.md").is_file()
+    # The plan was executed with real training: every epoch, predicted against realised.
+    executed = json.loads((out / "execution.json").read_text())
+    assert len(executed["epochs"]) == len(plan.epochs)
+    assert all(e["realised_loss"] > 0.0 for e in executed["epochs"])
+    assert (out / "execution.png").is_file()
+    assert any(line.startswith("PACT plan executed: ") for line in lines)
     assert json.loads((out / "summary.json").read_text()).keys() == set(tiny.strategies)
+
+
+def test_the_packaged_demo_problem_shows_the_joint_decisions() -> None:
+    """The demo's PACT problem (a real profile with a binding target and deadline) plans
+    pruning, several nodes and partial data: what PACT decides jointly (issue 12, item 6)."""
+    from leantrain.pact import make_solver
+
+    problem = workflows.demo_problem()
+    plan = make_solver("pact").solve(problem)
+    assert plan.feasible
+    assert len({epoch.pruning for epoch in plan.epochs}) >= 2
+    assert max(len(epoch.fractions) for epoch in plan.epochs) >= 2
+    assert any(f < 1.0 for epoch in plan.epochs for f in epoch.fractions.values())
+    # The problem's nodes are the devices of the config it was profiled from and runs on.
+    setup_names = [d.name for d in build_setup(workflows.demo_pact_config()).fleet.devices]
+    assert [node.name for node in problem.node] == setup_names

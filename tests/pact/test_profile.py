@@ -76,7 +76,7 @@ def test_nodes_are_the_fleet(result: ProfileResult, setup: FederatedSetup) -> No
 
 def test_participation_and_margin_are_measured(result: ProfileResult) -> None:
     fit = result.participation
-    assert fit is not None and len(OPTIONS.participation) == 2
+    assert fit is not None and len(OPTIONS.participation) == 3
     curve = result.problem.curve
     assert curve.participation == fit.gamma and 0.0 < fit.gamma <= 1.0
     assert curve.full_samples == result.samples_per_epoch

@@ -206,8 +206,8 @@ def demo(
     out: Annotated[Path, typer.Option(help="Run directory.")] = Path("runs/demo"),
     resume: Annotated[bool, typer.Option(help="Continue an interrupted demo.")] = False,
 ) -> None:
-    """The embedded default job: DISTREAL against the FedAvg baselines on bundled MNIST and a
-    heterogeneous, time-varying fleet, then a PACT plan of a small problem."""
+    """The embedded default job: DISTREAL against the baselines on bundled MNIST and a
+    heterogeneous, time-varying fleet, then a PACT plan of a profiled problem, executed."""
     config = workflows.demo_config()
     chosen = workflows.engine("local", COMMAND_LINE)
     with contextlib.closing(chosen):
@@ -222,6 +222,14 @@ def demo(
     print(f"report: {outcome.report}")
     tables.print_plan_line(outcome.problem, outcome.plan)
     print(f"PACT plan (every epoch): {outcome.plan_path}, {outcome.picture}")
+    executed = outcome.execution
+    errors = executed.loss_errors()
+    print(
+        f"PACT plan executed: {len(executed.epochs)} epochs, realised loss "
+        f"{executed.final_loss:.4f} against target {executed.target_loss:.4f} "
+        f"({'met' if executed.target_met else 'missed'}), mean per-epoch prediction error "
+        f"{errors['mean_rel']:.1%}, {executed.energy_j:.4g} J: {outcome.execution_picture}"
+    )
 
 
 @app.command("plan")
@@ -314,7 +322,7 @@ def profile_command(
         typer.Option(
             help="Shares of the devices in the level-0 runs that fit gamma (fedavg; '' for none)."
         ),
-    ] = "0.25,0.5",
+    ] = "0.125,0.25,0.5",
     force: _Force = False,
 ) -> None:
     """Profile the model per pruning level and fit the loss predictor: a PACT problem file."""

@@ -22,7 +22,13 @@ planner.
 
 from __future__ import annotations
 
-from leantrain.workflows.default_job import DemoOutcome, demo, demo_config
+from leantrain.workflows.default_job import (
+    DemoOutcome,
+    demo,
+    demo_config,
+    demo_pact_config,
+    demo_problem,
+)
 from leantrain.workflows.execution import ExecuteOutcome, execute
 from leantrain.workflows.federated import (
     ExecutorFactory,
@@ -74,6 +80,8 @@ __all__ = [
     "compare_solvers",
     "demo",
     "demo_config",
+    "demo_pact_config",
+    "demo_problem",
     "engine",
     "execute",
     "explore",

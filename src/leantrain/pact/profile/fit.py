@@ -16,6 +16,7 @@ from leantrain.pact.predictor import Curve
 __all__ = [
     "GAMMA_MIN",
     "CurveFit",
+    "ObservedRun",
     "ParticipationFit",
     "ParticipationRun",
     "fit_curve",
@@ -175,33 +176,51 @@ class ParticipationFit:
 GAMMA_MIN = 0.01
 
 
+@dataclass(frozen=True)
+class ObservedRun:
+    """A whole-fleet run observed from the model the partial runs start from: the loss after
+    ``progress[k]`` positions (0, N, 2N, …; the first loss is the start loss)."""
+
+    progress: tuple[float, ...]
+    losses: tuple[float, ...]
+
+
 def participation_losses(
-    curve: Curve, run: ParticipationRun, full_samples: float, gamma: float
+    reference: Curve | ObservedRun, run: ParticipationRun, full_samples: float, gamma: float
 ) -> np.ndarray:
-    """The losses the curve predicts after each epoch of ``run`` under P with ``gamma``: from the
-    equivalent position of the start loss, each epoch adds P(D_j), as the planner does."""
+    """The losses predicted after each epoch of ``run`` when each epoch advances P(D_j) under
+    ``gamma``: on a fitted curve from the equivalent position of the start loss (as the planner
+    does), or on an observed whole-fleet run from the same start, interpolated linearly."""
     from leantrain.pact.formulas import epoch_progress
 
-    progress = epoch_progress(np.asarray(run.samples, dtype=np.float64), full_samples, gamma)
-    positions = curve.position(run.start_loss) + np.cumsum(progress)
-    return np.array([curve.loss(float(p)) for p in positions])
+    progress = np.cumsum(
+        epoch_progress(np.asarray(run.samples, dtype=np.float64), full_samples, gamma)
+    )
+    if isinstance(reference, ObservedRun):
+        return np.interp(progress, reference.progress, reference.losses)
+    positions = reference.position(run.start_loss) + progress
+    return np.array([reference.loss(float(p)) for p in positions])
 
 
 def fit_participation(
-    curve: Curve, runs: Sequence[ParticipationRun], full_samples: float
+    reference: Curve | ObservedRun, runs: Sequence[ParticipationRun], full_samples: float
 ) -> ParticipationFit:
-    """Fit γ to runs of partial participation, given the whole-fleet curve: the γ in
-    [:data:`GAMMA_MIN`, 1] whose predicted losses have the least squared error (bounded scalar
-    search; the error is unimodal in γ because a smaller γ only adds progress to every epoch).
+    """Fit γ to runs of partial participation: the γ in [:data:`GAMMA_MIN`, 1] whose predicted
+    losses have the least squared error (bounded scalar search; the error is unimodal in γ
+    because a smaller γ only adds progress to every epoch).
+
+    ``profile`` predicts on the observed whole-fleet run from the same model (:class:`ObservedRun`),
+    so that the error of the curve fit does not leak into γ; a fitted curve works too.
 
     Args:
-        curve: The level-0 curve fitted to whole-fleet epochs (P(N) = N whatever γ).
+        reference: The whole-fleet progress (P(N) = N whatever γ): a fitted curve, or the
+            observed run.
         runs: The partial-participation runs.
         full_samples: N, the effective samples of a whole-fleet epoch.
 
     Raises:
-        ValueError: No run, an epoch without samples, or a start loss the curve cannot improve
-            (at or below its asymptote c).
+        ValueError: No run, an epoch without samples, a start loss a fitted curve cannot improve
+            (at or below its asymptote c), or runs longer than the observed reference.
     """
     if not runs:
         raise ValueError("need at least one partial-participation run to fit γ")
@@ -212,13 +231,15 @@ def fit_participation(
             raise ValueError("each run needs one loss per epoch, and at least one epoch")
         if min(run.samples) <= 0.0:
             raise ValueError("an epoch of a partial-participation run trained no sample")
-        if not run.start_loss > curve.c:
+        if isinstance(reference, Curve) and not run.start_loss > reference.c:
             raise ValueError("a run starts at or below the curve's asymptote c")
+        if isinstance(reference, ObservedRun) and len(run.samples) >= len(reference.losses):
+            raise ValueError("a partial run has more epochs than the observed reference run")
     observed = np.concatenate([np.asarray(run.losses, dtype=np.float64) for run in runs])
 
     def sse(gamma: float) -> float:
         predicted = np.concatenate(
-            [participation_losses(curve, run, full_samples, gamma) for run in runs]
+            [participation_losses(reference, run, full_samples, gamma) for run in runs]
         )
         residual = predicted - observed
         return float(np.dot(residual, residual))

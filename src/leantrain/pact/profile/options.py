@@ -36,7 +36,8 @@ class ProfileOptions:
         max_epochs: ``[options] max_epochs``; None uses 3 × ``target_epochs``.
         participation: Shares of the devices (each in (0, 1)) that train in the extra level-0
             runs γ of the participation model is fitted to (``fedavg`` only; docs/pact.md,
-            'Participation'); empty writes γ = 1.
+            'Participation'); empty writes γ = 1. The smallest share matters most: plans train
+            few nodes per epoch, and γ is extrapolated below the smallest share measured.
     """
 
     levels: tuple[float, ...] = DEFAULT_LEVELS
@@ -48,7 +49,7 @@ class ProfileOptions:
     target_epochs: int | None = None
     deadline_factor: float = 2.0
     max_epochs: int | None = None
-    participation: tuple[float, ...] = (0.25, 0.5)
+    participation: tuple[float, ...] = (0.125, 0.25, 0.5)
 
     @property
     def passes(self) -> int:

@@ -34,9 +34,10 @@ From a run config, :func:`profile` writes every section of the problem file
   fitted to them (:func:`_fit_jumps`); ``initial_loss`` is the initial model's held-out loss.
 * ``curve.participation``: γ of the progress model P(D) = N·(D/N)^γ (docs/pact.md,
   'Participation'), ``fedavg`` only. From the warm-up model, ``epochs`` more level-0 epochs are
-  run for each share in ``participation`` (default 1/4 and 1/2 of the devices with data, a seeded
-  random subset redrawn every epoch), and γ is fitted to their losses given the level-0 curve
-  (:func:`~leantrain.pact.profile.fit.fit_participation`); ``curve.full_samples`` = N.
+  run for each share in ``participation`` (default 1/8, 1/4 and 1/2 of the devices with data, a
+  seeded random subset redrawn every epoch), and γ is fitted to their losses against the level-0
+  run from the same model as observed (not its fitted curve, whose error would leak into γ;
+  :func:`~leantrain.pact.profile.fit.fit_participation`); ``curve.full_samples`` = N.
 * ``[target]`` and ``[options]``: defaults to edit, measured in a reference epoch
   (:func:`~leantrain.pact.profile.target.reference_epoch`).
 """
@@ -63,7 +64,12 @@ from leantrain.nn.state import clone_state
 from leantrain.pact.epoch import held_out, run_epoch
 from leantrain.pact.plan import epoch_time
 from leantrain.pact.problem import parse_problem
-from leantrain.pact.profile.fit import ParticipationRun, fit_curve, fit_participation
+from leantrain.pact.profile.fit import (
+    ObservedRun,
+    ParticipationRun,
+    fit_curve,
+    fit_participation,
+)
 from leantrain.pact.profile.options import ProfileOptions, ProfileProgress
 from leantrain.pact.profile.passes import central_pass, pooled_training_data
 from leantrain.pact.profile.result import LevelProfile, ProfileResult
@@ -354,7 +360,13 @@ def profile(
             for share in profiler.shares
         ]
         try:
-            participation = fit_participation(levels[0].fit.curve, runs, float(n))
+            # The level-0 run from the same warm-up model, as observed: losses after 0, N, 2N, ...
+            start = options.warmup_epochs + 1  # index of the warm-up loss in level 0's points
+            observed = ObservedRun(
+                tuple(float(k * n) for k in range(options.epochs + 1)),
+                tuple(levels[0].losses[start - 1 :]),
+            )
+            participation = fit_participation(observed, runs, float(n))
         except ValueError as error:
             raise InputError(
                 source, "profile", f"cannot fit the participation model: {error}"
