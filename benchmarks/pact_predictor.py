@@ -286,7 +286,7 @@ def report(
         "Fleets: *tiered* (16 nodes: 8 phones fitting the model from pruning 0.5 on, 5 tablets "
         "from 0.25 on, 3 edge boxes) and *speeds* (18 nodes at 1, 0.5, 0.25 GFLOP/s). Each "
         "fleet is profiled once (library defaults: `fedavg` passes, levels 0/0.25/0.5/0.75, 8 "
-        "passes per level, 2 held out, participation runs at 1/8, 1/4 and 1/2 of the devices, "
+        "passes per level, 2 held out, participation runs at 1/16, 1/4 and 1/2 of the devices, "
         "jumps at three checkpoints, planning margin k = 1 × σ). Targets: the loss the profile "
         "predicts after 4, 8 and 12 reference epochs, deadline 1.5 × as many reference epochs. "
         f"Plans by `pact` (ε = {EPSILON}); executed with real FedAvg rounds at seed 0 (the "

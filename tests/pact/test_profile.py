@@ -91,6 +91,8 @@ def test_participation_and_margin_are_measured(result: ProfileResult) -> None:
 def test_central_profiling_measures_no_participation(setup: FederatedSetup) -> None:
     central = ProfileOptions(levels=(0.0,), method="central", epochs=5, holdout=1)
     assert central.passes == 1 + 5  # warm-up and one level, no participation runs
+    # Pruned levels train from the initial model: warm-up and passes each.
+    assert OPTIONS.passes == 1 + 5 + 3 * (1 + 5) + 3 * 5
     measured = profile(setup, central)
     assert measured.participation is None and measured.problem.curve.participation == 1.0
 
@@ -135,10 +137,11 @@ def test_fit_errors_are_reported_and_finite(result: ProfileResult) -> None:
         )
         held = fit.curve.loss(level.samples[-1])
         assert math.isclose(fit.holdout_rmse, abs(held - level.losses[-1]), rel_tol=1e-9)
-    # Level 0 is observed from the initial model on, a pruned level from its pruning point on.
-    assert result.levels[0].samples[0] == 0.0
+    # Every level is observed from the initial model on (pruned for ρ > 0), a pass apart.
+    n = result.samples_per_epoch
+    for level in result.levels:
+        assert list(level.samples) == [k * n for k in range(OPTIONS.warmup_epochs + 6)]
     assert result.levels[0].losses[0] == result.initial_loss
-    assert result.levels[1].samples[0] == result.samples_per_epoch * OPTIONS.warmup_epochs
 
 
 def test_jumps_are_non_decreasing_and_measured(result: ProfileResult) -> None:
@@ -150,7 +153,9 @@ def test_jumps_are_non_decreasing_and_measured(result: ProfileResult) -> None:
     at_low = [j + s * low for j, s in zip(jump, slope, strict=True)]
     assert all(b >= a - 1e-12 for a, b in itertools.pairwise(at_low)) and min(at_low) >= -1e-12
     for level in result.levels[1:]:
-        assert level.losses[0] == pytest.approx(result.warmup_loss + level.jump_measured)
+        # The curve is observed from the initial model pruned, at 0, N, 2N, ...; the jump from
+        # the warm-up model.
+        assert level.samples[0] == 0.0 and len(level.samples) == len(result.levels[0].samples)
         # Measured at the warm-up model and the level-0 run half-way and at its end.
         assert len(level.jump_points) == 3
         assert level.jump_points[0] == pytest.approx((result.warmup_loss, level.jump_measured))

@@ -322,7 +322,7 @@ def profile_command(
         typer.Option(
             help="Shares of the devices in the level-0 runs that fit gamma (fedavg; '' for none)."
         ),
-    ] = "0.125,0.25,0.5",
+    ] = "0.0625,0.25,0.5",
     force: _Force = False,
 ) -> None:
     """Profile the model per pruning level and fit the loss predictor: a PACT problem file."""

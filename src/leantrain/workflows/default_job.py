@@ -66,7 +66,8 @@ def demo_pact_config() -> RunConfig:
 
 def demo_problem() -> Problem:
     """The demo's PACT problem (``leantrain/demo_problem.toml``): ``leantrain profile`` of
-    ``demo_pact.toml`` with a binding target and deadline (docs/cli.md, 'demo')."""
+    ``demo_pact.toml`` with a binding target and deadline, packaged by
+    ``scripts/package_demo_problem.py`` (docs/pact.md, 'The demo problem')."""
     from leantrain.pact.problem import parse_problem
 
     return parse_problem(tomllib.loads(_resource("demo_problem.toml")), "demo_problem.toml")

@@ -49,14 +49,16 @@ class ProfileOptions:
     target_epochs: int | None = None
     deadline_factor: float = 2.0
     max_epochs: int | None = None
-    participation: tuple[float, ...] = (0.125, 0.25, 0.5)
+    participation: tuple[float, ...] = (0.0625, 0.25, 0.5)
 
     @property
     def passes(self) -> int:
-        """The training passes :func:`~leantrain.pact.profile.profile` runs (warm-up, levels and
-        the participation runs, which ``central`` skips)."""
-        runs = len(self.levels) + (len(self.participation) if self.method == "fedavg" else 0)
-        return self.warmup_epochs + runs * self.epochs
+        """The training passes :func:`~leantrain.pact.profile.profile` runs: the warm-up and
+        level 0's passes, every pruned level's from the initial model (warm-up and passes), and
+        the participation runs (which ``central`` skips)."""
+        runs = 1 + (len(self.participation) if self.method == "fedavg" else 0)
+        pruned = (len(self.levels) - 1) * (self.warmup_epochs + self.epochs)
+        return self.warmup_epochs + runs * self.epochs + pruned
 
     def check(self) -> None:
         """Raise :class:`~leantrain.errors.InputError` on an unusable option; its field is the

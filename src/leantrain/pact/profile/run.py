@@ -21,20 +21,21 @@ From a run config, :func:`profile` writes every section of the problem file
   dynamics ``execute`` runs) or by central SGD (``method="central"``: one seeded order per pass,
   the config's batch size, learning rate, momentum and weight decay). FedAvg is the default
   because averaging many devices makes progress per sample far slower than central SGD: central
-  curves predicted losses about ten times too low for executed plans in our measurements. That
-  warm-up model is pruned to each level and trained ``epochs`` further passes, recording the loss
-  on the held-out set (the config's test split) after each pass. Every level sees the same data
-  order. Cumulative samples s count from the initial model: the level-0 run is observed at
-  s = 0, N, 2N, … (N = the pooled training samples, one pass), a pruned level from the pruning
-  point s = W (the warm-up samples) on. The last ``holdout`` points of each level are held out;
-  (a, b, c, s0) of ℓ(s) = c + a·(s + s0)^(−b) are fitted to the others
+  curves predicted losses about ten times too low for executed plans in our measurements. The
+  level-0 run continues from the warm-up model for ``epochs`` further passes; every pruned level
+  trains the *initial* model pruned to it for as many passes (warm-up included), so that its curve
+  covers the losses from the initial one down, where plans use it. The loss on the held-out set
+  (the config's test split) is recorded after each pass; every level sees the same data order.
+  Cumulative samples s count from the initial model: every level is observed at s = 0, N, 2N, …
+  (N = the pooled training samples, one pass). The last ``holdout`` points of each level are held
+  out; (a, b, c, s0) of ℓ(s) = c + a·(s + s0)^(−b) are fitted to the others
   (:func:`~leantrain.pact.profile.fit.fit_curve`), and the fit error on the held-out points is
   reported. The jumps are measured at three points: pruning the warm-up model, and the level-0
   run's models half-way and at its end; ``jump[ρ]`` + ``jump_slope[ρ]``·(ℓ − initial_loss) is
   fitted to them (:func:`_fit_jumps`); ``initial_loss`` is the initial model's held-out loss.
 * ``curve.participation``: γ of the progress model P(D) = N·(D/N)^γ (docs/pact.md,
-  'Participation'), ``fedavg`` only. From the warm-up model, ``epochs`` more level-0 epochs are
-  run for each share in ``participation`` (default 1/8, 1/4 and 1/2 of the devices with data, a
+  'Participation'), ``fedavg`` only. From the initial model, ``epochs`` level-0 epochs are run
+  for each share in ``participation`` (default 1/16, 1/4 and 1/2 of the devices with data, a
   seeded random subset redrawn every epoch), and γ is fitted to their losses against the level-0
   run from the same model as observed (not its fitted curve, whose error would leak into γ;
   :func:`~leantrain.pact.profile.fit.fit_participation`); ``curve.full_samples`` = N.
@@ -194,28 +195,37 @@ class _Profiler:
         warm: tuple[list[float], list[float]],
         full_widths: dict[str, int],
     ) -> LevelProfile:
-        """Prune the warm-up model to ``level``, measure its cost, train and fit its curve; the
-        jump written is set later (:func:`_monotone_jumps`)."""
+        """Measure ``level``'s cost, the jump of pruning the warm-up model to it, and its curve;
+        the jumps written are fitted later (:func:`_fit_jumps`).
+
+        Level 0's curve continues the warm-up run. A pruned level's curve is observed from the
+        *initial* model pruned to it, over as many passes as level 0 (warm-up included), so that
+        it covers every loss from the initial one down, as plans use it: a plan may prune the
+        untrained model in its first epoch, and a curve observed only from the warm-up model on
+        was extrapolated there (docs/pact-profile-execute.md, 'Fit')."""
         setup, options, n = self.setup, self.options, self.n
-        model = setup.build_model()
-        model.load_state_dict(warm_state)
-        prune_model(model, level, full_widths, setup.data.train.input_shape)
+        shape = setup.data.train.input_shape
+        warmed = setup.build_model()
+        warmed.load_state_dict(warm_state)
+        prune_model(warmed, level, full_widths, shape)
         training = setup.config.training
-        cost = model_cost(model, setup.data.train.input_shape)
-        _, pruned_loss = held_out(model, setup.data.test)
+        cost = model_cost(warmed, shape)
+        _, pruned_loss = held_out(warmed, setup.data.test)
         warm_samples, warm_losses = warm
-        warm_s = float(options.warmup_epochs * n)
+        stage = f"level {level:g}"
         if level == 0.0:
+            model, first, count = warmed, options.warmup_epochs, options.epochs
             samples, losses = list(warm_samples), list(warm_losses)
+            # Checkpoints of the level-0 run, half-way and at its end, where the jumps of the
+            # pruned levels are measured again (docs/pact-profile-execute.md, 'Jumps').
+            snapshots = sorted({options.epochs // 2, options.epochs} - {0})
         else:
-            samples, losses = [warm_s], [pruned_loss]
-        # Checkpoints of the level-0 run, half-way and at its end, where the jumps of the
-        # pruned levels are measured again (docs/pact-profile-execute.md, 'Jumps').
-        snapshots = sorted({options.epochs // 2, options.epochs} - {0}) if level == 0.0 else ()
-        trained = self.passes(
-            model, options.warmup_epochs, options.epochs, level, f"level {level:g}", snapshots
-        )
-        samples.extend(warm_s + (epoch + 1) * n for epoch in range(options.epochs))
+            model, first, count = setup.build_model(), 0, options.warmup_epochs + options.epochs
+            prune_model(model, level, full_widths, shape)
+            _, start_loss = held_out(model, setup.data.test)
+            samples, losses, snapshots = [0.0], [start_loss], []
+        trained = self.passes(model, first, count, level, stage, snapshots)
+        samples.extend(float((first + k + 1) * n) for k in range(count))
         losses.extend(trained)
         try:
             fit = fit_curve(samples, losses, scale=float(n), holdout=options.holdout)
@@ -233,8 +243,8 @@ class _Profiler:
             memory_bytes=cost.training_memory_bytes(
                 training.batch_size, 1 if training.momentum > 0.0 else 0
             ),
-            parameters=sum(p.numel() for p in model.parameters()),
-            widths=prunable_widths(model),
+            parameters=sum(p.numel() for p in warmed.parameters()),
+            widths=prunable_widths(warmed),
             samples=tuple(samples),
             losses=tuple(losses),
             fit=fit,
@@ -247,20 +257,17 @@ class _Profiler:
             ),
         )
 
-    def participation_run(
-        self, share: float, warm_state: dict[str, torch.Tensor], warm_loss: float
-    ) -> ParticipationRun:
-        """``epochs`` FedAvg epochs of the unpruned warm-up model in which a seeded random
-        ``share`` of the devices with data (at least one) trains, redrawn every epoch."""
+    def participation_run(self, share: float, initial_loss: float) -> ParticipationRun:
+        """``epochs`` FedAvg epochs of the initial model in which a seeded random ``share`` of
+        the devices with data (at least one) trains, redrawn every epoch. They start where plans
+        start, from the untrained model, where a small share of the fleet lags most."""
         model = self.setup.build_model()
-        model.load_state_dict(warm_state)
         if self.executor is None:
             self.executor = LocalExecutor(self.setup)
         devices = sorted(self.everyone)
         count = max(1, round(share * len(devices)))
         samples, losses = [], []
-        first = self.options.warmup_epochs
-        for epoch in range(first, first + self.options.epochs):
+        for epoch in range(self.options.epochs):
             rng = numpy_rng(self.setup.config.seed, "pact-participation", round(share * 1e6), epoch)
             chosen = sorted(int(i) for i in rng.choice(devices, size=count, replace=False))
             run_epoch(
@@ -273,7 +280,7 @@ class _Profiler:
             )
             samples.append(float(sum(len(self.setup.partitions[i]) for i in chosen)))
             losses.append(self.observe(model, f"participation {share:g}", 0.0))
-        return ParticipationRun(share, warm_loss, tuple(samples), tuple(losses))
+        return ParticipationRun(share, initial_loss, tuple(samples), tuple(losses))
 
 
 #: The least jump slope written: above −1, so that pruning stays increasing in the loss.
@@ -355,16 +362,13 @@ def profile(
     levels = _fit_jumps(measured, initial_loss)
     participation = None
     if profiler.shares:
-        runs = [
-            profiler.participation_run(share, warm_state, warm_losses[-1])
-            for share in profiler.shares
-        ]
+        runs = [profiler.participation_run(share, initial_loss) for share in profiler.shares]
         try:
-            # The level-0 run from the same warm-up model, as observed: losses after 0, N, 2N, ...
-            start = options.warmup_epochs + 1  # index of the warm-up loss in level 0's points
+            # The whole-fleet level-0 run from the initial model (warm-up included), as
+            # observed: its losses after 0, N, 2N, ... passes.
             observed = ObservedRun(
                 tuple(float(k * n) for k in range(options.epochs + 1)),
-                tuple(levels[0].losses[start - 1 :]),
+                tuple(levels[0].losses[: options.epochs + 1]),
             )
             participation = fit_participation(observed, runs, float(n))
         except ValueError as error:
