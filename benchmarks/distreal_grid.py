@@ -17,7 +17,9 @@ The grid is fixed here and must not be tuned to the results:
   five cells with seed 0.
 * ``convergence``: the headline cell for 200 rounds with lr × 0.1 at round 150, seeds 0-1:
   distreal, distreal-ordered, fedavg and the two best other methods of the 60-round runs. The run
-  config's learning-rate schedule (multistep, milestone 150, stepped once per round) does it. This
+  config's learning-rate schedule (multistep, milestone 150, stepped once per round) does it.
+  Rounds 1-60 are those of the time part's run of the same seed and method, so a convergence run
+  resumes from that run's round-60 checkpoint. This
   part needs the headline cell's 60-round runs first (it picks two methods from them); until they
   are done it fails with a message saying so, and the other parts are unaffected.
 * ``wide``: the headline cell with ``mnist-cnn-wide``, 60 rounds, seed 0: distreal,
@@ -41,6 +43,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -279,6 +282,8 @@ def run_job(job: Job) -> None:
         front.save(path)
         return
     job.directory.mkdir(parents=True, exist_ok=True)
+    if job.part == "convergence":
+        _seed_from_time_run(job)
     run_strategy(
         setup,
         job.method,
@@ -286,6 +291,26 @@ def run_job(job: Job) -> None:
         job.directory,
         resume=True,
     )
+
+
+def _seed_from_time_run(job: Job) -> None:
+    """Start a convergence run from the round-60 checkpoint of the headline cell's time run of
+    the same seed and method, when it has none of its own: rounds 1-60 of both are the same
+    run (same config and seed; the lr schedule changes only after round 150), and a resumed run
+    ends with the same weights as an uninterrupted one (tests/fl/test_fl_store.py)."""
+    if any(job.directory.glob("checkpoints/round_*.pt")):
+        return
+    rounds = 3 if job.smoke else TIME_ROUNDS
+    time_job = Job("run", "time", *HEADLINE, job.seed, job.method, job.model, rounds, job.smoke)
+    source = time_job.directory
+    checkpoint = source / "checkpoints" / f"round_{rounds:05d}.pt"
+    if not (time_job.done and checkpoint.is_file()):
+        return
+    (job.directory / "checkpoints").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(checkpoint, job.directory / "checkpoints" / checkpoint.name)
+    for path in source.iterdir():
+        if path.is_file() and path.name != "summary.json" and not path.name.startswith("log-"):
+            shutil.copy2(path, job.directory / path.name)
 
 
 def time_jobs(smoke: bool) -> list[Job]:

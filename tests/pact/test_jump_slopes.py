@@ -7,10 +7,9 @@ Float64 formulas and discrete plans: the same on every CPU.
 from __future__ import annotations
 
 import functools
-import math
 
 import pytest
-from pact_cases import assert_recomputes, enumerate_optimum
+from pact_cases import assert_exact_is_the_enumeration, assert_pact_near_exact, enumerable
 
 from leantrain.errors import InputError
 from leantrain.pact import Plan, Problem, make_solver, parse_problem
@@ -31,16 +30,7 @@ def with_slopes(problem: Problem, share: float) -> Problem:
 
 @functools.cache
 def tiny(seed: int) -> Problem:
-    nodes = 2 + seed % 2
-    plain = random_problem(
-        seed,
-        nodes=nodes,
-        levels=3,
-        fractions=2,
-        epochs=(1, 3),
-        max_epochs=4 if nodes == 2 else 3,
-        slack=(0.6, 1.6),
-    )
+    plain = enumerable(seed, levels=3)
     return with_slopes(plain, 0.5)
 
 
@@ -78,22 +68,12 @@ def test_a_jump_grows_with_the_loss_at_pruning_time() -> None:
 
 @pytest.mark.parametrize("seed", range(8))
 def test_exact_equals_the_plain_enumeration_with_jump_slopes(seed: int) -> None:
-    problem = tiny(seed)
-    optimum, _ = enumerate_optimum(problem)
-    plan = solved(seed, "exact")
-    assert plan.feasible == math.isfinite(optimum)
-    if plan.feasible:
-        assert math.isclose(plan.energy_j, optimum, rel_tol=1e-9)
-        assert_recomputes(problem, plan)
+    assert_exact_is_the_enumeration(tiny(seed), solved(seed, "exact"))
 
 
 @pytest.mark.parametrize("seed", range(8))
 def test_pact_recomputes_and_stays_near_exact_with_jump_slopes(seed: int) -> None:
-    exact, pact = solved(seed, "exact"), solved(seed, "pact")
-    assert pact.feasible == exact.feasible
-    if pact.feasible:
-        assert_recomputes(tiny(seed), pact)
-        assert exact.energy_j * (1 - 1e-9) <= pact.energy_j <= exact.energy_j * 1.02
+    assert_pact_near_exact(tiny(seed), solved(seed, "exact"), solved(seed, "pact"))
 
 
 def test_slopes_that_make_pruning_lower_the_loss_are_input_errors() -> None:

@@ -8,15 +8,13 @@ numpy/scipy on synthetic losses made here.
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 import pytest
-from pact_cases import assert_recomputes, enumerate_optimum
+from pact_cases import assert_exact_is_the_enumeration, assert_pact_near_exact, enumerable
 
 from leantrain.pact import Decision, Plan, Problem, evaluate, make_solver, parse_problem
 from leantrain.pact.formulas import epoch_progress, progress_samples
-from leantrain.pact.instances import random_problem
 from leantrain.pact.lagrange import lower_bound
 from leantrain.pact.predictor import Curve, LossPredictor
 from leantrain.pact.profile.fit import (
@@ -40,16 +38,7 @@ def with_participation(problem: Problem, gamma: float) -> Problem:
 def tiny(seed: int) -> Problem:
     """2-3 nodes, 2 levels, fractions {0.5, 1}, up to 4 epochs, γ = 0.4 (small enough to
     enumerate every plan)."""
-    nodes = 2 + seed % 2
-    plain = random_problem(
-        seed,
-        nodes=nodes,
-        levels=2,
-        fractions=2,
-        epochs=(1, 3),
-        max_epochs=4 if nodes == 2 else 3,
-        slack=(0.6, 1.6),
-    )
+    plain = enumerable(seed, levels=2)
     return with_participation(plain, GAMMA)
 
 
@@ -143,24 +132,12 @@ def test_the_participation_fit_rejects_unusable_runs() -> None:
 
 @pytest.mark.parametrize("seed", range(8))
 def test_exact_equals_the_plain_enumeration_under_partial_participation(seed: int) -> None:
-    problem = tiny(seed)
-    optimum, _ = enumerate_optimum(problem)
-    plan = solved(seed, "exact")
-    assert plan.feasible == math.isfinite(optimum)
-    if plan.feasible:
-        assert plan.status == "optimal"
-        assert math.isclose(plan.energy_j, optimum, rel_tol=1e-9)
-        assert_recomputes(problem, plan)
+    assert_exact_is_the_enumeration(tiny(seed), solved(seed, "exact"))
 
 
 @pytest.mark.parametrize("seed", range(8))
 def test_pact_plans_recompute_and_stay_near_exact_under_partial_participation(seed: int) -> None:
-    exact, pact = solved(seed, "exact"), solved(seed, "pact")
-    assert pact.feasible == exact.feasible
-    if pact.feasible:
-        assert_recomputes(tiny(seed), pact)
-        assert pact.energy_j >= exact.energy_j * (1.0 - 1e-9)
-        assert pact.energy_j <= exact.energy_j * 1.02  # issue 11's per-instance goal
+    assert_pact_near_exact(tiny(seed), solved(seed, "exact"), solved(seed, "pact"))
 
 
 def test_partial_participation_changes_what_a_plan_predicts() -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pact_cases import enumerate_optimum, hand_raw
+from pact_cases import enumerable, enumerate_optimum, hand_raw
 
 from leantrain.pact import (
     SOLVERS,
@@ -55,16 +55,7 @@ REL = 1e-9
 def tiny(seed: int) -> Problem:
     """2 nodes × 2-3 levels × 4 epochs, or 3 nodes × 2 levels × 3 epochs; fractions {0.5, 1}."""
     nodes = 2 + seed % 2
-    levels = 2 + (seed // 2) % 2 if nodes == 2 else 2
-    return random_problem(
-        seed,
-        nodes=nodes,
-        levels=levels,
-        fractions=2,
-        epochs=(1, 3),
-        max_epochs=4 if nodes == 2 else 3,
-        slack=(0.6, 1.6),
-    )
+    return enumerable(seed, levels=2 + (seed // 2) % 2 if nodes == 2 else 2)
 
 
 @functools.cache
