@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from pact_cases import hand_raw
 
-from leantrain.errors import InputError
 from leantrain.pact import Problem, make_solver, parse_problem
 from leantrain.pact.execute import remaining_problem
 from leantrain.pact.lagrange import certify
+from leantrain.pact.problem import MARGIN_CAP
 
 
 def _problem(sigma: float, margin: float | None = None) -> Problem:
@@ -49,12 +49,11 @@ def test_the_certificate_bounds_the_plan_it_was_made_for() -> None:
     assert plan.lower_bound_j is not None and plan.lower_bound_j <= plan.energy_j
 
 
-def test_a_margin_below_zero_loss_is_an_input_error() -> None:
+def test_the_margin_never_takes_the_target_below_half() -> None:
     raw = hand_raw()
-    raw["curve"]["sigma"] = raw["target"]["loss"]
-    with pytest.raises(InputError) as caught:
-        parse_problem(raw, "p.toml")
-    assert caught.value.field == "options.margin"
+    raw["curve"]["sigma"] = raw["target"]["loss"]  # as large as the target itself
+    problem = parse_problem(raw, "p.toml")
+    assert problem.planning_loss == MARGIN_CAP * problem.target.loss
 
 
 def test_replanning_keeps_the_margin() -> None:

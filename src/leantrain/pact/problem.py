@@ -15,6 +15,7 @@ from leantrain.io import read_toml
 
 __all__ = [
     "DEFAULT_MARGIN",
+    "MARGIN_CAP",
     "CurveSection",
     "ModelSection",
     "NodeSection",
@@ -27,6 +28,10 @@ __all__ = [
 
 #: k of the planning margin: plans aim at ℓ* − k·σ (docs/pact.md, 'Planning margin').
 DEFAULT_MARGIN = 1.0
+
+#: Plans never aim below this share of ℓ*: a σ as large as the target says the predictor cannot
+#: resolve it, and a deeper target would only buy epochs.
+MARGIN_CAP = 0.5
 
 Positive = Annotated[float, Field(gt=0.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -168,19 +173,16 @@ class Problem(_Strict):
         names = [node.name for node in self.node]
         if len(set(names)) != len(names):
             raise ValueError("node: names must be unique")
-        if not self.planning_loss > 0.0:
-            raise ValueError(
-                f"options.margin: the planning target ℓ* − k·σ = {self.planning_loss:.6g} must "
-                "stay above 0 (lower the margin)"
-            )
         return self
 
     @property
     def planning_loss(self) -> float:
-        """The loss the solvers plan to: ℓ* − k·σ (ℓ* when σ = 0)."""
+        """The loss the solvers plan to: ℓ* − k·σ, but not below ℓ*/2 (:data:`MARGIN_CAP`; ℓ*
+        when σ = 0)."""
         if self.curve.sigma == 0.0 or self.options.margin == 0.0:
             return self.target.loss
-        return self.target.loss - self.options.margin * self.curve.sigma
+        lowered = self.target.loss - self.options.margin * self.curve.sigma
+        return max(lowered, MARGIN_CAP * self.target.loss)
 
     def for_planning(self) -> Problem:
         """The problem the solvers search: target ℓ* − k·σ and no further margin (itself when
