@@ -25,7 +25,7 @@ from leantrain.pact.profile import reference_epoch
 
 OUT = Path(__file__).resolve().parent.parent / "src" / "leantrain" / "demo_problem.toml"
 #: (K reference epochs of the target, deadline factor F), in the order tried.
-GRID = [(k, f) for k in (6, 8, 10) for f in (1.0, 0.8, 0.6, 0.5, 0.4, 0.3)]
+GRID = [(k, f) for k in (6, 8, 10, 12) for f in (1.0, 0.8, 0.6, 0.5, 0.4, 0.3)]
 
 
 def shows_joint_decisions(plan: Plan) -> bool:
