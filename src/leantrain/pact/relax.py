@@ -192,12 +192,8 @@ class _Search:
     def lowest_loss(self, deadline_s: float, tolerance: float) -> float | None:
         """The lowest final loss found reachable by ``deadline_s``; None when no plan of any loss
         fits."""
-        curve = self.problem.curve
-        ceiling = (
-            curve.initial_loss + max(curve.jump)
-            if not any(curve.jump_slope or [])
-            else LossPredictor.of(self.problem).highest_loss()
-        )
+        # No plan's loss exceeds this, so some plan of any length meets it.
+        ceiling = LossPredictor.of(self.problem).highest_loss()
         first = self.plan(loss=ceiling, deadline_s=deadline_s)
         if first is None:
             return None
