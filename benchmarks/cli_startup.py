@@ -13,6 +13,7 @@ three alike. Goals: ``--help`` <= 0.25 x ``import torch``; ``plan`` of the small
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -47,10 +48,61 @@ def _wall(command: Sequence[str], cwd: Path) -> float:
     return time.perf_counter() - began
 
 
+#: Runs the plan command's steps in one fresh process and prints each one's wall seconds (JSON),
+#: so the report can say where ``plan``'s time goes.
+PHASES_SCRIPT = """
+import json, sys, time
+from pathlib import Path
+began = time.perf_counter()
+import leantrain.cli.commands
+from leantrain.pact.lagrange import certify
+from leantrain.pact.problem import load_problem
+from leantrain.pact.solver import DEFAULT_EPSILON
+from leantrain.workflows.inputs import ARGUMENTS
+from leantrain.workflows.planning import solve
+marks = [time.perf_counter()]
+problem = load_problem(Path(sys.argv[1]))
+plan = solve("pact", problem, DEFAULT_EPSILON, ARGUMENTS)
+marks.append(time.perf_counter())
+plan = certify(problem, plan)
+marks.append(time.perf_counter())
+from leantrain.pact.figure import plot_plan
+marks.append(time.perf_counter())
+plot_plan(problem, plan, Path(sys.argv[2]))
+marks.append(time.perf_counter())
+steps = [began, *marks]
+print(json.dumps([b - a for a, b in zip(steps, steps[1:])]))
+"""
+#: The phases PHASES_SCRIPT times, in its order.
+PHASES = (
+    "imports (CLI, pydantic, numpy, planner)",
+    "solve (pact, default ε)",
+    "certified bound",
+    "import matplotlib",
+    "draw and write the figure",
+)
+
+
+def _phases(cwd: Path, run: int) -> list[float]:
+    """Wall seconds of each of PHASES in one fresh process (the interpreter's own start-up is
+    not in them)."""
+    output = subprocess.run(
+        [sys.executable, "-c", PHASES_SCRIPT, str(SMALL), f"phases-{run}.png"],
+        cwd=cwd,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    times: list[float] = json.loads(output)
+    return times
+
+
 def measure(runs: int) -> dict[str, list[float]]:
     """Wall times of every command, ``runs`` times each, alternating; ``load`` holds the
     1-minute load average before the first run (other work on the machine slows them all)."""
     times: dict[str, list[float]] = {"help": [], "torch": [], "plan": [], "load": []}
+    times.update({phase: [] for phase in PHASES})
     times["load"].append(os.getloadavg()[0])
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
@@ -59,6 +111,8 @@ def measure(runs: int) -> dict[str, list[float]]:
             times["torch"].append(_wall([sys.executable, "-c", "import torch"], work))
             plan = [str(LEANTRAIN), "plan", str(SMALL), "--out", f"plan-{run}.json"]
             times["plan"].append(_wall(plan, work))
+            for phase, seconds in zip(PHASES, _phases(work, run), strict=True):
+                times[phase].append(seconds)
             print(
                 f"run {run + 1}/{runs}: --help {times['help'][-1]:.3f} s, import torch "
                 f"{times['torch'][-1]:.3f} s, plan {times['plan'][-1]:.3f} s",
@@ -71,6 +125,8 @@ def report(times: dict[str, list[float]]) -> str:
     """The section's markdown."""
     help_s, torch_s, plan_s = (statistics.median(times[k]) for k in ("help", "torch", "plan"))
     ratio = help_s / torch_s
+    figure_s = sum(statistics.median(times[phase]) for phase in PHASES[3:])
+    before_s = sum(statistics.median(times[phase]) for phase in PHASES[:3])
     spread = ", ".join(
         f"{name} {min(times[name]):.3f}-{max(times[name]):.3f} s"
         for name in ("help", "torch", "plan")
@@ -87,7 +143,13 @@ def report(times: dict[str, list[float]]) -> str:
         f"`--help` takes {ratio:.2f} x the time of importing torch. Neither command imports "
         "torch, scikit-learn, Flower, Ray or pymoo (`tests/test_imports.py` checks it); what\n"
         "remains is the interpreter, typer and rich, and for `plan` pydantic, numpy, matplotlib\n"
-        "and the solve itself.\n"
+        "and the solve itself.\n\n"
+        "Where `plan`'s time goes (the same steps timed inside one fresh process, medians; the "
+        "interpreter's start-up and printing the table are not in them):\n\n"
+        "| step | wall (s) |\n|---|---:|\n"
+        + "".join(f"| {phase} | {statistics.median(times[phase]):.3f} |\n" for phase in PHASES)
+        + f"\nThe figure (import and draw) takes {figure_s:.3f} s of the {plan_s:.3f} s; the "
+        f"steps before it {before_s:.3f} s.\n"
     )
 
 

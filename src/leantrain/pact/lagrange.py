@@ -171,13 +171,19 @@ def lower_bound(problem: Problem, points: int = POINTS) -> float:
     if below <= 0:
         return 0.0
     need = need[:, :below]
-    finite = np.isfinite(need)
-    n = np.where(finite, need, 0.0)
+    needed = np.where(np.isfinite(need), need, np.inf)
 
     def least(weight: FloatArray) -> FloatArray:
         """Σ over the pieces of the least n·weight over the levels (inf where none can)."""
-        per_level = np.where(finite[..., None], n[..., None] * weight[:, None, :], np.inf)
-        out: FloatArray = per_level.min(axis=0).sum(axis=0)
+        # One (pieces × multipliers) product per level into one buffer, not a levels × pieces ×
+        # multipliers array: the same products and minimum, a fraction of the memory traffic.
+        # A level that cannot do a piece has n = inf there; inf·0 is nan, which fmin skips.
+        smallest = np.full((needed.shape[1], weight.shape[1]), np.inf)
+        product = np.empty_like(smallest)
+        for level in range(needed.shape[0]):
+            np.multiply.outer(needed[level], weight[level], out=product)
+            np.fmin(smallest, product, out=smallest)
+        out: FloatArray = smallest.sum(axis=0)
         return out
 
     def values(lambdas: FloatArray, mus: FloatArray) -> tuple[FloatArray, list[LevelRates]]:
