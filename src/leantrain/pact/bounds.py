@@ -64,8 +64,8 @@ class RemainingBound:
         target: The loss target ℓ*.
         grid: Loss grid, ascending from ℓ*, shape (G,).
         lambdas, mus: The multiplier grid, shape (K,) each.
-        energy: ``energy[ρ, k, i]``: Σ over the pieces below ``grid[i]`` of the cheapest
-            n·g_k, shape (L, K, G).
+        energy: ``energy[ρ, i, k]``: Σ over the pieces below ``grid[i]`` of the cheapest
+            n·g_k, shape (L, G, K) (a query gathers whole rows of K values: contiguous).
         samples, time, epochs: The same with weights 1, least τ/D and least 1/D, shape (L, G).
     """
 
@@ -149,14 +149,14 @@ class RemainingBound:
             finite = np.isfinite(n)
             return np.where(finite, np.where(finite, n, 0.0) * weight, np.inf)
 
-        energy = np.zeros((levels, len(lambdas), points))
+        energy = np.zeros((levels, points, len(lambdas)))
         samples = np.zeros((levels, points))
         time = np.zeros((levels, points))
         epochs = np.zeros((levels, points))
         for level in range(levels):
             n = need[level:]  # (L', G-1)
             per_piece = times(n[:, None, :], cost[level:, :, None]).min(axis=0)  # (K, G-1)
-            energy[level, :, 1:] = np.cumsum(per_piece, axis=1)
+            energy[level, 1:, :] = np.cumsum(per_piece, axis=1).T
             samples[level, 1:] = np.cumsum(n.min(axis=0))
             time[level, 1:] = np.cumsum(times(n, pace[level:, None]).min(axis=0))
             epochs[level, 1:] = np.cumsum(times(n, count[level:, None]).min(axis=0))
@@ -167,7 +167,10 @@ class RemainingBound:
     def _index(self, loss: FloatArray) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
         # The largest grid point not above the loss: every bound grows with the loss.
         index = np.searchsorted(self.grid, loss, side="right") - 1
-        return np.clip(index, 0, len(self.grid) - 1), (index >= 0) & (loss > self.target)
+        # minimum/maximum rather than np.clip: the same values, less call overhead (the exact
+        # search asks this a hundred thousand times).
+        inside = (index >= 0) & (loss > self.target)
+        return np.minimum(np.maximum(index, 0), len(self.grid) - 1), inside
 
     def energy_to_go(
         self,
@@ -180,17 +183,28 @@ class RemainingBound:
         seconds and ``epochs_left`` epochs to spare (finite; vectorised over ``loss``)."""
         loss = np.asarray(loss, dtype=np.float64)
         index, inside = self._index(loss)
-        table = self.energy[level][:, index].T  # (n, K)
+        table = self.energy[level][index]  # (n, K)
         time_left = np.broadcast_to(np.asarray(time_left, dtype=np.float64), loss.shape)
         epochs_left = np.broadcast_to(np.asarray(epochs_left, dtype=np.float64), loss.shape)
         penalty = self.lambdas * time_left[:, None] + self.mus * epochs_left[:, None]
         value = (table - penalty).max(axis=1)
         return np.where(inside, np.maximum(value, 0.0), 0.0)
 
+    def quick(self, level: int, loss: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """:meth:`time_to_go`, :meth:`epochs_to_go` and :meth:`energy_free` with one grid
+        lookup: the cheap tests a search runs before :meth:`energy_to_go`."""
+        index, inside = self._index(np.asarray(loss, dtype=np.float64))
+        epochs = np.maximum(np.ceil(self.epochs[level, index] - 1e-9), 1.0)
+        return (
+            np.where(inside, self.time[level, index], 0.0),
+            np.where(inside, epochs, 0.0),
+            np.where(inside, self.energy[level, index, 0], 0.0),
+        )
+
     def energy_free(self, level: int, loss: FloatArray) -> FloatArray:
         """The energy lower bound without the deadline and epoch terms (λ = μ = 0)."""
         index, inside = self._index(np.asarray(loss, dtype=np.float64))
-        return np.where(inside, self.energy[level, 0, index], 0.0)
+        return np.where(inside, self.energy[level, index, 0], 0.0)
 
     def samples_to_go(self, level: int, loss: FloatArray) -> FloatArray:
         """Lower bound of the effective samples still needed (vectorised)."""

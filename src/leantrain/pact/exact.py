@@ -276,13 +276,30 @@ class _Search:
         self._expand(0, 0, self.predictor.initial_loss, 0.0, 0.0, 0, [])
         return self.best_path
 
-    def _lower_bound(
-        self, level: int, loss: FloatArray, elapsed: FloatArray, epochs_left: int
-    ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Energy, time and epoch lower bounds still to go from (level, loss, elapsed)."""
+    def _promising(
+        self, level: int, loss: FloatArray, elapsed: FloatArray, energy: FloatArray, left: int
+    ) -> tuple[NDArray[np.bool_], FloatArray]:
+        """Which partial plans (level, loss, elapsed, energy) the bounds keep, with their energy
+        plus the energy still needed (valid where kept).
+
+        The cheap tests run first and the Lagrangian energy bound only on what survives them: its
+        value at λ = μ = 0 (``energy_free``) is one of the terms it maximises, so a plan that
+        fails with it fails with the full bound too; the verdicts are those of the full bounds.
+        """
         bound = self.remaining
-        energy = bound.energy_to_go(level, loss, self.deadline - elapsed, float(epochs_left))
-        return energy, bound.time_to_go(level, loss), bound.epochs_to_go(level, loss)
+        time_needed, epochs_needed, energy_needed = bound.quick(level, loss)
+        keep = (
+            (elapsed + time_needed <= self.deadline * (1.0 + 1e-9))
+            & (epochs_needed <= left)
+            & (energy + energy_needed < self.best)
+        )
+        score = np.full(len(loss), np.inf)
+        rows = np.flatnonzero(keep)
+        if len(rows):
+            need = bound.energy_to_go(level, loss[rows], self.deadline - elapsed[rows], float(left))
+            score[rows] = energy[rows] + need
+            keep[rows] = score[rows] < self.best
+        return keep, score
 
     def _expand(
         self,
@@ -339,13 +356,8 @@ class _Search:
             go = np.flatnonzero(ok & ~done)
             if len(go) == 0:
                 continue
-            need_e, need_t, need_k = self._lower_bound(to, l_new[go], t_new[go], left)
-            keep = (
-                (e_new[go] + need_e < self.best)
-                & (t_new[go] + need_t <= self.deadline * (1.0 + 1e-9))
-                & (need_k <= left)
-            )
-            for j, score in zip(go[keep], (e_new[go] + need_e)[keep], strict=True):
+            keep, scores = self._promising(to, l_new[go], t_new[go], e_new[go], left)
+            for j, score in zip(go[keep], scores[keep], strict=True):
                 children.append(
                     (
                         float(score),
@@ -385,16 +397,8 @@ class _Memo:
         """Whether an expanded state dominates this one."""
         if self.size == 0:
             return False
-        d = self.data[:, : self.size]
-        return bool(
-            (
-                (d[0] <= first)
-                & (d[1] <= epochs)
-                & (d[2] <= loss)
-                & (d[3] <= time)
-                & (d[4] <= energy)
-            ).any()
-        )
+        state = np.array([first, epochs, loss, time, energy])
+        return bool((self.data[:, : self.size] <= state[:, None]).all(axis=0).any())
 
     def add(self, first: int, epochs: int, loss: float, time: float, energy: float) -> None:
         """Record an expanded state."""
