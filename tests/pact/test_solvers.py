@@ -395,6 +395,29 @@ def test_the_bounds_never_exceed_what_the_optimal_plan_still_spends(seed: int) -
         loss, level = plan.epochs[k].loss_after, decisions[k].level
 
 
+def test_the_quick_bounds_are_the_single_ones_and_below_the_full_energy_bound() -> None:
+    # exact's search cuts with bound.quick() before it asks energy_to_go(), which is only right
+    # if quick() returns exactly the single bounds and energy_free never exceeds energy_to_go.
+    problem = small(4)
+    sets = [level_sets(problem, level) for level in range(3)]
+    bound = RemainingBound.of(problem, [(s.time, s.samples, s.energy) for s in sets])
+    # Losses below the target, on it, between grid points, above the grid's top.
+    losses = np.r_[
+        problem.target.loss * 0.5,
+        problem.target.loss,
+        np.linspace(problem.target.loss, problem.curve.initial_loss * 2, 97),
+    ]
+    for level in range(3):
+        time, epochs, energy = bound.quick(level, losses)
+        assert np.array_equal(time, bound.time_to_go(level, losses))
+        assert np.array_equal(epochs, bound.epochs_to_go(level, losses))
+        assert np.array_equal(energy, bound.energy_free(level, losses))
+        for left_s, epochs_left in ((0.0, 0.0), (problem.target.deadline_s, 3.0)):
+            full = bound.energy_to_go(level, losses, left_s, epochs_left)
+            assert np.all(energy <= full)
+        assert energy[-1] > 0.0  # the test reaches losses that need energy
+
+
 # ---------------------------------------------------------------------------- instances
 
 
