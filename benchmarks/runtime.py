@@ -121,7 +121,7 @@ def _plain_loop(model: nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int) -
     generator = torch.Generator().manual_seed(seed)
     began = time.perf_counter()
     model.train()
-    for batch in torch.randperm(len(y), generator=generator).split(32):
+    for batch in torch.randperm(len(y), generator=generator).split(32):  # type: ignore[no-untyped-call]
         optimizer.zero_grad()
         loss = nn.functional.cross_entropy(model(x[batch]), y[batch])
         loss.backward()  # type: ignore[no-untyped-call]
