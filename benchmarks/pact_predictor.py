@@ -151,6 +151,9 @@ def profiled(fleet: str, quick: bool) -> Profiled:
                 "jump": lv.jump,
                 "jump_slope": lv.jump_slope,
                 "jump_points": [list(p) for p in lv.jump_points],
+                # The observed curve, for fitting other curve families without profiling again.
+                "samples": list(lv.samples),
+                "losses": list(lv.losses),
             }
             for lv in result.levels
         ],
@@ -277,6 +280,52 @@ def goals(runs: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+#: Epochs counted as the start of a plan in :func:`error_sources`.
+EARLY_EPOCHS = 3
+
+
+def error_sources(runs: Sequence[dict[str, Any]]) -> list[str]:
+    """Where the as-planned error comes from: the signed relative error (predicted − realised) /
+    realised over the first :data:`EARLY_EPOCHS` epochs and over the rest, and the last epoch's
+    predicted against realised loss. Negative: the predictor is optimistic."""
+    planned = [r for r in runs if r["mode"] == "as planned" and r["per_epoch"]]
+    if not planned:
+        return []
+
+    def bias(rows: Sequence[Sequence[float]]) -> float:
+        return statistics.fmean((p - q) / q for _, _, p, q, _ in rows) if rows else math.nan
+
+    lines = [
+        "### Where the error comes from (as planned)",
+        "",
+        f"Signed relative error (predicted − realised) / realised, mean over epochs 1-"
+        f"{EARLY_EPOCHS} and over the later ones (negative: the prediction is too optimistic), "
+        "and the last epoch's predicted and realised loss.",
+        "",
+        f"| fleet | target epochs | seed | epochs 1-{EARLY_EPOCHS} | later epochs | "
+        "last predicted | last realised |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    early, late = [], []
+    for r in planned:
+        rows = r["per_epoch"]
+        first, rest = bias(rows[:EARLY_EPOCHS]), bias(rows[EARLY_EPOCHS:])
+        early.append(first)
+        if not math.isnan(rest):
+            late.append(rest)
+        shown = "–" if math.isnan(rest) else f"{rest:+.1%}"
+        lines.append(
+            f"| {r['fleet']} | {r['target_epochs']} | {r['seed']} | {first:+.1%} | {shown} | "
+            f"{rows[-1][2]:.3f} | {rows[-1][3]:.3f} |"
+        )
+    lines += [
+        "",
+        f"Mean over the executions: epochs 1-{EARLY_EPOCHS} {statistics.fmean(early):+.1%}, "
+        + (f"later epochs {statistics.fmean(late):+.1%}." if late else "no later epochs."),
+    ]
+    return lines
+
+
 def report(
     profiles: Sequence[Profiled], runs: Sequence[dict[str, Any]], infeasible: Sequence[str]
 ) -> str:
@@ -329,6 +378,7 @@ def report(
             f"{'yes' if r['target_met'] else 'no'} | {_pct(r['mean_rel'])} | "
             f"{_pct(r['max_rel'])} | {r['energy_j']:,.1f} |"
         )
+    lines += ["", *error_sources(runs)]
     for sentence in infeasible:
         lines.append(f"\n*No feasible plan: {sentence}.*")
     seconds = sum(p.seconds for p in profiles) + sum(r["seconds"] for r in runs)
