@@ -136,8 +136,11 @@ def recompute(problem: Problem, plan: Plan) -> list[tuple[float, float, float, f
             base = (loss - curve.jump[previous] + beta_prev * curve.initial_loss) / (1 + beta_prev)
             jumped = base + curve.jump[level] + beta * (base - curve.initial_loss)
         a, b, c, s0 = curve.a[level], curve.b[level], curve.c[level], curve.s0[level]
-        # The participation model: an epoch of D samples advances s by N·(D/N)^γ.
+        # The participation model: an epoch of D samples advances s by N·(D/N)^γ, with the γ of
+        # the epoch's level when there is one per level.
         gamma, full = curve.participation, curve.full_samples
+        if isinstance(gamma, list):
+            gamma = gamma[level]
         if full is None:
             full = max(1.0, sum(n.quality * n.samples for n in problem.node))
         progress = sum(samples) if gamma == 1.0 else full * (sum(samples) / full) ** gamma

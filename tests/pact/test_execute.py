@@ -192,8 +192,8 @@ def test_a_refitted_remaining_problem_advances_lambda_times_as_far(problem: Prob
     # ℓ′(s) = ℓ(2s): one epoch of D on the refitted curves lands where an epoch of twice its
     # progress lands on the profile's, up to float rounding of a·λ^(−b) and s0/λ.
     profiled = LossPredictor.of(plain)
-    twice = profiled.samples_for(2.0 * profiled.progress(300.0))
     for level in range(len(problem.levels)):
+        twice = profiled.samples_for(2.0 * profiled.progress(300.0, level), level)
         ours = LossPredictor.of(faster).step(1.5, 0, level, 300.0)
         theirs = profiled.step(1.5, 0, level, twice)
         assert ours == pytest.approx(theirs, rel=1e-9)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from pact_cases import assert_exact_is_the_enumeration, assert_pact_near_exact, enumerable
 
+from leantrain.errors import InputError
 from leantrain.pact import Decision, Plan, Problem, evaluate, make_solver, parse_problem
 from leantrain.pact.formulas import epoch_progress, progress_samples
 from leantrain.pact.lagrange import lower_bound
@@ -27,7 +28,7 @@ from leantrain.pact.profile.fit import (
 GAMMA = 0.4
 
 
-def with_participation(problem: Problem, gamma: float) -> Problem:
+def with_participation(problem: Problem, gamma: float | list[float]) -> Problem:
     """``problem`` with γ = ``gamma`` (validated again)."""
     raw = problem.model_dump()
     raw["curve"]["participation"] = gamma
@@ -154,3 +155,54 @@ def test_the_certificate_is_trivial_under_partial_participation() -> None:
     assert lower_bound(tiny(0)) == 0.0
     plain = with_participation(tiny(0), 1.0)
     assert lower_bound(plain) >= 0.0
+
+
+# ---------------------------------------------------------------------------- γ per level
+
+#: One γ per level of :func:`tiny` (2 levels): the pruned level makes less of its samples.
+GAMMAS = [0.3, 0.7]
+
+
+@functools.cache
+def per_level(seed: int) -> Problem:
+    """:func:`tiny` with one γ per level."""
+    return with_participation(enumerable(seed, levels=2), GAMMAS)
+
+
+@functools.cache
+def solved_per_level(seed: int, solver: str) -> Plan:
+    return make_solver(solver, 0.01).solve(per_level(seed))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_exact_equals_the_plain_enumeration_with_a_gamma_per_level(seed: int) -> None:
+    assert_exact_is_the_enumeration(per_level(seed), solved_per_level(seed, "exact"))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pact_plans_recompute_and_stay_near_exact_with_a_gamma_per_level(seed: int) -> None:
+    assert_pact_near_exact(
+        per_level(seed), solved_per_level(seed, "exact"), solved_per_level(seed, "pact")
+    )
+
+
+def test_the_epochs_level_sets_its_gamma() -> None:
+    problem = per_level(1)
+    names = [node.name for node in problem.node]
+    for level, gamma in enumerate(GAMMAS):
+        plan = [Decision(level, {names[0]: 1.0})]
+        mixed = evaluate(problem, plan, solver="hand")
+        single = evaluate(with_participation(problem, gamma), plan, solver="hand")
+        assert mixed.final_loss == single.final_loss
+    assert LossPredictor.of(problem).gamma(1) == GAMMAS[1]
+    assert problem.gammas == GAMMAS and tiny(1).gammas == [GAMMA, GAMMA]
+
+
+def test_a_gamma_list_needs_one_entry_per_level() -> None:
+    raw = tiny(0).model_dump()
+    raw["curve"]["participation"] = [0.5, 0.5, 0.5]
+    with pytest.raises(InputError, match=r"curve\.participation: needs one value, or one entry"):
+        parse_problem(raw)
+    raw["curve"]["participation"] = [0.5, 1.5]
+    with pytest.raises(InputError, match=r"curve.participation: every γ must lie in \(0, 1\]"):
+        parse_problem(raw)

@@ -88,6 +88,26 @@ def test_participation_and_margin_are_measured(result: ProfileResult) -> None:
     assert "Participation: γ =" in result.toml()
 
 
+def test_a_gamma_per_level_is_fitted_on_each_levels_own_runs(
+    result: ProfileResult, setup: FederatedSetup
+) -> None:
+    options = ProfileOptions(levels=(0.0, 0.5), epochs=5, holdout=1, participation_per_level=True)
+    # Warm-up, level 0, level 0.5 from the initial model, and the participation runs twice.
+    assert options.passes == 1 + 5 + (1 + 5) + 2 * 3 * 5
+    measured = profile(setup, options)
+    gammas = measured.problem.curve.participation
+    assert isinstance(gammas, list) and len(gammas) == 2
+    assert [fit.gamma for fit in measured.participation_levels] == gammas
+    assert all(0.0 < gamma <= 1.0 for gamma in gammas)
+    for fit in measured.participation_levels:
+        assert fit.rmse <= fit.rmse_linear  # the least-squares γ, at every level
+    # Level 0's runs and fit are those of the single-γ profile (other levels do not enter).
+    assert result.participation is not None and measured.participation is not None
+    assert gammas[0] == measured.participation.gamma == result.participation.gamma
+    assert "Participation per level" in measured.toml()
+    assert measured.problem.gammas == gammas
+
+
 def test_central_profiling_measures_no_participation(setup: FederatedSetup) -> None:
     central = ProfileOptions(levels=(0.0,), method="central", epochs=5, holdout=1)
     assert central.passes == 1 + 5  # warm-up and one level, no participation runs

@@ -323,6 +323,10 @@ def profile_command(
             help="Shares of the devices in the level-0 runs that fit gamma (fedavg; '' for none)."
         ),
     ] = "0.0625,0.25,0.5",
+    participation_per_level: Annotated[
+        bool,
+        typer.Option(help="Fit gamma at every pruning level (runs repeated per level)."),
+    ] = False,
     force: _Force = False,
 ) -> None:
     """Profile the model per pruning level and fit the loss predictor: a PACT problem file."""
@@ -342,6 +346,7 @@ def profile_command(
         deadline_factor=deadline_factor,
         max_epochs=max_epochs,
         participation=_numbers(participation, "participation"),
+        participation_per_level=participation_per_level,
     )
     options.check()
     run_config = load_config(config)

@@ -183,7 +183,9 @@ def fastest_finish(
         table = tables[next_level]
         if not math.isfinite(need) or table.caps.size == 0:
             continue
-        progress = epoch_progress(table.samples, predictor.full_samples, predictor.participation)
+        progress = epoch_progress(
+            table.samples, predictor.full_samples, predictor.gamma(next_level)
+        )
         epochs = np.ceil(need / progress)
         times = epochs * table.caps
         fits = (epochs <= epochs_left) & (times <= time_left) & (epochs >= 1.0)

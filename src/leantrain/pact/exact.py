@@ -260,8 +260,8 @@ class _Search:
         self.max_epochs = problem.options.max_epochs
         # Each set's progress P(D) along the curves (docs/pact.md, 'Participation').
         self.progress = [
-            epoch_progress(s.samples, problem.full_samples, problem.curve.participation)
-            for s in sets
+            epoch_progress(s.samples, problem.full_samples, gamma)
+            for s, gamma in zip(sets, problem.gammas, strict=True)
         ]
         self.remaining = RemainingBound.of(
             problem,

@@ -239,9 +239,10 @@ class EpochOptions:
         return Decision(self.level, fractions)
 
 
-def _progress(problem: Problem, samples: FloatArray) -> FloatArray:
-    """P(D) of effective samples ``samples`` (docs/pact.md, 'Participation')."""
-    return epoch_progress(samples, problem.full_samples, problem.curve.participation)
+def _progress(problem: Problem, samples: FloatArray, level: int) -> FloatArray:
+    """P(D) of effective samples ``samples`` in epochs at ``level`` (docs/pact.md,
+    'Participation')."""
+    return epoch_progress(samples, problem.full_samples, problem.gammas[level])
 
 
 def _no_options(level: int, items: LevelItems, count: int) -> EpochOptions:
@@ -336,8 +337,8 @@ def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
     keep = _pareto(i_time, i_samples, i_energy) if len(cover) else none
     # The search moves along the curves by progress P(D) (docs/pact.md, 'Participation');
     # P is increasing, so the sets kept above are the same in either unit.
-    final_samples = _progress(problem, final_samples)
-    i_samples = _progress(problem, i_samples)
+    final_samples = _progress(problem, final_samples, level)
+    i_samples = _progress(problem, i_samples, level)
     return EpochOptions(
         level=level,
         items=items,
@@ -579,7 +580,7 @@ class _Search:
         self.levels = len(options)
         self.bound = RemainingBound.of(problem, [(o.time, o.samples, o.energy) for o in options])
         fleet = [float(o.items.samples[:, -1].sum()) if o.items.size else 0.0 for o in options]
-        most = [float(_progress(problem, np.array(d))) for d in fleet]
+        most = [float(_progress(problem, np.array(d), level)) for level, d in enumerate(fleet)]
         grain = vertex_grain(epsilon, sum(len(o) for o in options))
         self.curves = _Curves(problem, grain, most)
         self.deadline = problem.target.deadline_s
@@ -676,9 +677,7 @@ class _Search:
             return
         need = np.maximum(need[rows], 0.0)
         # The targets are in effective samples: the samples whose epoch makes ``need``.
-        need_samples = progress_samples(
-            need, self.problem.full_samples, self.problem.curve.participation
-        )
+        need_samples = progress_samples(need, self.problem.full_samples, self.problem.gammas[to])
         with np.errstate(divide="ignore", invalid="ignore"):
             # Target index covering ``need`` (slightly generous: evaluate has the last word).
             index = np.ceil(need_samples[:, None] / opt.step[None, :] * (1.0 - 1e-9)) - 1.0

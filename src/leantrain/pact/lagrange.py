@@ -160,7 +160,7 @@ def lower_bound(problem: Problem, points: int = POINTS) -> float:
         problem: The problem.
         points: Points of the loss grid (see :func:`~leantrain.pact.bounds.loss_pieces`).
     """
-    if problem.curve.participation != 1.0:
+    if any(gamma != 1.0 for gamma in problem.gammas):
         return 0.0
     deadline = problem.target.deadline_s
     max_epochs = float(problem.options.max_epochs)

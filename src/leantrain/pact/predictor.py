@@ -59,7 +59,7 @@ class LossPredictor:
     curves: tuple[Curve, ...]
     jump: tuple[float, ...]
     initial_loss: float
-    participation: float = 1.0
+    participation: tuple[float, ...] = ()
     full_samples: float = 1.0
     jump_slope: tuple[float, ...] = ()
 
@@ -74,7 +74,7 @@ class LossPredictor:
             ),
             tuple(curve.jump),
             curve.initial_loss,
-            curve.participation,
+            tuple(problem.gammas),
             problem.full_samples,
             tuple(curve.jump_slope or [0.0] * len(curve.jump)),
         )
@@ -94,15 +94,21 @@ class LossPredictor:
             return self.initial_loss + self.jump[-1] - self.jump[0]
         return max(self.after_jump(self.initial_loss, 0, j) for j in range(len(self.jump)))
 
-    def progress(self, samples: float) -> float:
-        """P(D): the curve positions an epoch of ``samples`` effective samples advances."""
-        return epoch_progress(float(samples), self.full_samples, self.participation)
+    def gamma(self, level: int) -> float:
+        """γ of ``level``'s progress model (1 when none is given)."""
+        return self.participation[level] if self.participation else 1.0
 
-    def samples_for(self, progress: float) -> float:
-        """P⁻¹: the effective samples of an epoch that advances ``progress`` positions."""
+    def progress(self, samples: float, level: int) -> float:
+        """P(D): the curve positions an epoch at ``level`` of ``samples`` effective samples
+        advances."""
+        return epoch_progress(float(samples), self.full_samples, self.gamma(level))
+
+    def samples_for(self, progress: float, level: int) -> float:
+        """P⁻¹: the effective samples of an epoch at ``level`` that advances ``progress``
+        positions."""
         if math.isinf(progress):
             return progress
-        return progress_samples(float(progress), self.full_samples, self.participation)
+        return progress_samples(float(progress), self.full_samples, self.gamma(level))
 
     def after_jump(self, loss: float, level_from: int, level_to: int) -> float:
         """ℓ⁺: the loss right after pruning from ``level_from`` to ``level_to``
@@ -126,7 +132,7 @@ class LossPredictor:
         if jumped <= curve.c:
             return jumped
         start = curve.position(jumped)
-        return curve.loss(start + scale * self.progress(samples))
+        return curve.loss(start + scale * self.progress(samples, level_to))
 
     def progress_needed(self, loss: float, level_from: int, level_to: int, target: float) -> float:
         """The curve positions still to go from ``loss`` (jumped from ``level_from`` to
@@ -144,7 +150,7 @@ class LossPredictor:
         """The fewest effective samples D with ``step(loss, from, to, D)`` ≤ ``target`` in one
         epoch (the predictor's inverse): 0 when already there, inf when the curve never gets
         there."""
-        return self.samples_for(self.progress_needed(loss, level_from, level_to, target))
+        return self.samples_for(self.progress_needed(loss, level_from, level_to, target), level_to)
 
     def trajectory(self, levels: Sequence[int], samples: Sequence[float]) -> list[float]:
         """The loss after each epoch of a plan (levels and effective samples per epoch)."""

@@ -8,7 +8,7 @@ import itertools
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from leantrain.errors import InputError
 from leantrain.io import read_toml
@@ -91,7 +91,8 @@ class CurveSection(_Strict):
             loss.
         initial_loss: The loss before the first epoch, at level 0.
         participation: γ of the progress P(D) = N·(D/N)^γ an epoch of D effective samples makes
-            (docs/pact.md, 'Participation'); 1 (the default) is P(D) = D.
+            (docs/pact.md, 'Participation'): one value for every level, or one per level (the
+            epoch's level, after any pruning, sets its γ); 1 (the default) is P(D) = D.
         full_samples: N, the effective samples of a whole-fleet epoch; None uses Σ q·d over the
             problem's nodes. Only used when ``participation`` < 1.
         sigma: σ, the predictor's error on held-out points (``profile`` writes its RMSE); the
@@ -105,9 +106,19 @@ class CurveSection(_Strict):
     jump: list[NonNegative]
     jump_slope: list[Annotated[float, Field(gt=-1.0)]] | None = None
     initial_loss: Positive
-    participation: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+    participation: float | list[float] = 1.0
     full_samples: Positive | None = None
     sigma: NonNegative = 0.0
+
+    @field_validator("participation")
+    @classmethod
+    def _gamma(cls, value: float | list[float]) -> float | list[float]:
+        # Checked here rather than by a constrained type, whose error under the union would name
+        # the union's member instead of the range.
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(0.0 < gamma <= 1.0 for gamma in values):
+            raise ValueError("every γ must lie in (0, 1]")
+        return value
 
 
 class OptionsSection(_Strict):
@@ -155,6 +166,10 @@ class Problem(_Strict):
         for name in ("a", "b", "c", "s0", "jump"):
             if len(getattr(self.curve, name)) != levels:
                 raise ValueError(f"curve.{name}: needs one entry per level ({levels})")
+        if isinstance(self.curve.participation, list) and len(self.curve.participation) != levels:
+            raise ValueError(
+                f"curve.participation: needs one value, or one entry per level ({levels})"
+            )
         jump = self.curve.jump
         if any(b < a for a, b in itertools.pairwise(jump)):
             raise ValueError("curve.jump: must be non-decreasing (pruning never lowers the loss)")
@@ -208,6 +223,13 @@ class Problem(_Strict):
         if self.curve.full_samples is not None:
             return self.curve.full_samples
         return max(1.0, sum(node.quality * node.samples for node in self.node))
+
+    @property
+    def gammas(self) -> list[float]:
+        """γ of each level's progress model (``curve.participation``, one value or one per
+        level)."""
+        gamma = self.curve.participation
+        return list(gamma) if isinstance(gamma, list) else [gamma] * len(self.model.levels)
 
     @property
     def fractions(self) -> list[float]:

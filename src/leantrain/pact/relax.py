@@ -225,7 +225,7 @@ def _epochs_estimate(problem: Problem) -> int | None:
         need = predictor.progress_needed(predictor.initial_loss, 0, level, problem.target.loss)
         if not math.isfinite(need):
             continue
-        epochs = max(1, math.ceil(need / predictor.progress(per_epoch)))
+        epochs = max(1, math.ceil(need / predictor.progress(per_epoch, level)))
         for count in (epochs, epochs + 1, epochs + 2):  # absorb rounding in the inverse
             relaxed = problem.model_copy(
                 update={

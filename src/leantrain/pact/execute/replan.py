@@ -105,7 +105,11 @@ def remaining_problem(
         "s0": [s0 / progress_scale for s0 in curve.s0[keep]],
         **_jumps_from(problem, level, loss),
         "initial_loss": max(loss, 1e-12),
-        "participation": curve.participation,
+        "participation": (
+            curve.participation[keep]
+            if isinstance(curve.participation, list)
+            else curve.participation
+        ),
         "full_samples": problem.full_samples,
         "sigma": curve.sigma,
     }

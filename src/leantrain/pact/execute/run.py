@@ -196,7 +196,7 @@ class _Execution:
         observed before it (right after pruning when it pruned); None where undefined."""
         curve = self.predictor.curves[level]
         before = after_pruning if after_pruning is not None else self.loss
-        predicted = self.predictor.progress(samples)
+        predicted = self.predictor.progress(samples, level)
         moved = curve.position(realised) - curve.position(before)
         if not (math.isfinite(moved) and predicted > 0.0):
             return None

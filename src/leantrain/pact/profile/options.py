@@ -38,6 +38,10 @@ class ProfileOptions:
             runs γ of the participation model is fitted to (``fedavg`` only; docs/pact.md,
             'Participation'); empty writes γ = 1. The smallest share matters most: plans train
             few nodes per epoch, and γ is extrapolated below the smallest share measured.
+        participation_per_level: Fit one γ per pruning level: the participation runs are
+            repeated at every pruned level, from the initial model pruned to it, and each level's
+            γ is fitted against that level's own run (``len(levels)`` times the participation
+            passes). Off: level 0's γ serves every level.
     """
 
     levels: tuple[float, ...] = DEFAULT_LEVELS
@@ -50,13 +54,16 @@ class ProfileOptions:
     deadline_factor: float = 2.0
     max_epochs: int | None = None
     participation: tuple[float, ...] = (0.0625, 0.25, 0.5)
+    participation_per_level: bool = False
 
     @property
     def passes(self) -> int:
         """The training passes :func:`~leantrain.pact.profile.profile` runs: the warm-up and
         level 0's passes, every pruned level's from the initial model (warm-up and passes), and
         the participation runs (which ``central`` skips)."""
-        runs = 1 + (len(self.participation) if self.method == "fedavg" else 0)
+        shares = len(self.participation) if self.method == "fedavg" else 0
+        repeats = len(self.levels) if self.participation_per_level else 1
+        runs = 1 + shares * repeats
         pruned = (len(self.levels) - 1) * (self.warmup_epochs + self.epochs)
         return self.warmup_epochs + runs * self.epochs + pruned
 

@@ -70,7 +70,9 @@ class ProfileResult:
             (:func:`~leantrain.pact.profile.target.reference_epoch`).
         reference: The reference epoch: the level and the nodes of a full-fleet epoch.
         options: The options used.
-        participation: γ of the participation model and its fit (None: not measured, γ = 1).
+        participation: γ of the participation model and its fit (None: not measured, γ = 1);
+            level 0's when there is one per level.
+        participation_levels: One fit per level (``participation_per_level``), else empty.
         source: The config it came from (for the file's header).
     """
 
@@ -83,6 +85,7 @@ class ProfileResult:
     reference: Decision
     options: ProfileOptions
     participation: ParticipationFit | None = None
+    participation_levels: tuple[ParticipationFit, ...] = ()
     source: str = "<config>"
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -153,6 +156,15 @@ class ProfileResult:
         if fit is None:
             return "# Participation: not measured (γ = 1: progress proportional to samples).\n"
         shares = ", ".join(f"{share:g}" for share in self.options.participation)
+        if self.participation_levels:
+            per_level = ", ".join(
+                f"{level.pruning:g}: γ = {fit.gamma:.4g} (RMSE {fit.rmse:.4f})"
+                for level, fit in zip(self.levels, self.participation_levels, strict=True)
+            )
+            return (
+                f"# Participation per level, fitted to epochs of {shares} of the devices from the"
+                f"\n# initial model pruned to each level: {per_level}.\n"
+            )
         return (
             f"# Participation: γ = {fit.gamma:.4g} fitted to level-0 epochs of {shares} of the "
             f"devices\n# (RMSE {fit.rmse:.4f}; {fit.rmse_linear:.4f} at γ = 1).\n"

@@ -38,7 +38,9 @@ From a run config, :func:`profile` writes every section of the problem file
   for each share in ``participation`` (default 1/16, 1/4 and 1/2 of the devices with data, a
   seeded random subset redrawn every epoch), and γ is fitted to their losses against the level-0
   run from the same model as observed (not its fitted curve, whose error would leak into γ;
-  :func:`~leantrain.pact.profile.fit.fit_participation`); ``curve.full_samples`` = N.
+  :func:`~leantrain.pact.profile.fit.fit_participation`); ``curve.full_samples`` = N. With
+  ``participation_per_level`` the runs are repeated at every pruned level from the initial model
+  pruned to it, and each level gets its own γ, fitted against that level's run.
 * ``[target]`` and ``[options]``: defaults to edit, measured in a reference epoch
   (:func:`~leantrain.pact.profile.target.reference_epoch`).
 """
@@ -67,6 +69,7 @@ from leantrain.pact.plan import epoch_time
 from leantrain.pact.problem import parse_problem
 from leantrain.pact.profile.fit import (
     ObservedRun,
+    ParticipationFit,
     ParticipationRun,
     fit_curve,
     fit_participation,
@@ -257,11 +260,17 @@ class _Profiler:
             ),
         )
 
-    def participation_run(self, share: float, initial_loss: float) -> ParticipationRun:
-        """``epochs`` FedAvg epochs of the initial model in which a seeded random ``share`` of
-        the devices with data (at least one) trains, redrawn every epoch. They start where plans
-        start, from the untrained model, where a small share of the fleet lags most."""
+    def participation_run(
+        self, share: float, level: float, full_widths: dict[str, int]
+    ) -> ParticipationRun:
+        """``epochs`` FedAvg epochs of the initial model pruned to ``level`` in which a seeded
+        random ``share`` of the devices with data (at least one) trains, redrawn every epoch.
+        They start where plans start, from the untrained model, where a small share of the fleet
+        lags most."""
         model = self.setup.build_model()
+        if level > 0.0:
+            prune_model(model, level, full_widths, self.setup.data.train.input_shape)
+        _, initial_loss = held_out(model, self.setup.data.test)
         if self.executor is None:
             self.executor = LocalExecutor(self.setup)
         devices = sorted(self.everyone)
@@ -276,10 +285,10 @@ class _Profiler:
                 {i: 1.0 for i in chosen},
                 purpose="pact-profile",
                 epoch=epoch,
-                level=0.0,
+                level=level,
             )
             samples.append(float(sum(len(self.setup.partitions[i]) for i in chosen)))
-            losses.append(self.observe(model, f"participation {share:g}", 0.0))
+            losses.append(self.observe(model, f"participation {share:g} at {level:g}", level))
         return ParticipationRun(share, initial_loss, tuple(samples), tuple(losses))
 
 
@@ -360,22 +369,34 @@ def profile(
         for level in options.levels
     ]
     levels = _fit_jumps(measured, initial_loss)
-    participation = None
+    fits: list[ParticipationFit] = []
     if profiler.shares:
-        runs = [profiler.participation_run(share, initial_loss) for share in profiler.shares]
-        try:
-            # The whole-fleet level-0 run from the initial model (warm-up included), as
-            # observed: its losses after 0, N, 2N, ... passes.
-            observed = ObservedRun(
-                tuple(float(k * n) for k in range(options.epochs + 1)),
-                tuple(levels[0].losses[: options.epochs + 1]),
-            )
-            participation = fit_participation(observed, runs, float(n))
-        except ValueError as error:
-            raise InputError(
-                source, "profile", f"cannot fit the participation model: {error}"
-            ) from None
-    raw, reference = problem_raw(setup, options, levels, initial_loss, source, participation)
+        fitted = levels if options.participation_per_level else levels[:1]
+        for level in fitted:
+            runs = [
+                profiler.participation_run(share, level.pruning, full_widths)
+                for share in profiler.shares
+            ]
+            try:
+                # The level's whole-fleet run from the initial model (level 0: warm-up
+                # included), as observed: its losses after 0, N, 2N, ... passes.
+                observed = ObservedRun(
+                    tuple(float(k * n) for k in range(options.epochs + 1)),
+                    tuple(level.losses[: options.epochs + 1]),
+                )
+                fits.append(fit_participation(observed, runs, float(n)))
+            except ValueError as error:
+                raise InputError(
+                    source,
+                    "profile",
+                    f"cannot fit the participation model of pruning level {level.pruning:g}: "
+                    f"{error}",
+                ) from None
+    participation = fits[0] if fits else None
+    per_level = tuple(fits) if options.participation_per_level and fits else ()
+    raw, reference = problem_raw(
+        setup, options, levels, initial_loss, source, participation, per_level
+    )
     problem = parse_problem(raw, source)
     return ProfileResult(
         problem=problem,
@@ -387,6 +408,7 @@ def profile(
         reference=reference,
         options=options,
         participation=participation,
+        participation_levels=per_level,
         source=source,
         raw=raw,
     )

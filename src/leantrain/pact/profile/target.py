@@ -26,11 +26,12 @@ def problem_raw(
     initial_loss: float,
     source: str,
     participation: ParticipationFit | None = None,
+    participation_levels: Sequence[ParticipationFit] = (),
 ) -> tuple[dict[str, Any], Decision]:
     """The problem mapping (docs/file-formats.md, 'The PACT problem TOML') with its default
     target and deadline, and the reference epoch they are measured in (:func:`reference_epoch`);
     ``participation`` sets ``curve.participation`` and ``curve.full_samples`` (γ = 1 when
-    None)."""
+    None); ``participation_levels``, when given, one γ per level instead."""
     nodes = [
         {
             "name": device.name,
@@ -73,6 +74,8 @@ def problem_raw(
     if participation is not None:
         raw["curve"]["participation"] = participation.gamma
         raw["curve"]["full_samples"] = participation.full_samples
+    if participation_levels:
+        raw["curve"]["participation"] = [fit.gamma for fit in participation_levels]
     draft = parse_problem(raw, source)
     reference = reference_epoch(draft)
     if reference is None:
