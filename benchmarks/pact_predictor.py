@@ -95,11 +95,19 @@ def config(fleet: str, seed: int, quick: bool) -> RunConfig:
     return parse_config(raw, f"pact_predictor ({fleet})")
 
 
-def options(quick: bool) -> ProfileOptions:
-    """What is profiled: the library's defaults (``quick``: two levels, five passes)."""
+def options(quick: bool, per_level: bool = False) -> ProfileOptions:
+    """What is profiled: the library's defaults (``quick``: two levels, five passes), with one γ
+    per pruning level when ``per_level``."""
     if quick:
-        return ProfileOptions(levels=(0.0, 0.5), epochs=5, holdout=1)
-    return ProfileOptions()
+        return ProfileOptions(
+            levels=(0.0, 0.5), epochs=5, holdout=1, participation_per_level=per_level
+        )
+    return ProfileOptions(participation_per_level=per_level)
+
+
+def results_directory(quick: bool, per_level: bool) -> Path:
+    """Where the profiles and executions of one variant are kept."""
+    return RESULTS / (("quick" if quick else "full") + ("-per-level" if per_level else ""))
 
 
 def variant(problem: Problem, epochs: int) -> Problem:
@@ -124,16 +132,16 @@ class Profiled:
     summary: dict[str, Any]
 
 
-def profiled(fleet: str, quick: bool) -> Profiled:
+def profiled(fleet: str, quick: bool, per_level: bool = False) -> Profiled:
     """Profile ``fleet`` at seed 0, or read the saved profile."""
-    directory = RESULTS / ("quick" if quick else "full") / fleet
+    directory = results_directory(quick, per_level) / fleet
     path, meta = directory / "problem.toml", directory / "profile.json"
     if path.is_file() and meta.is_file():
         saved = json.loads(meta.read_text())
         return Profiled(fleet, load_problem(path), saved["seconds"], saved)
     setup = build_setup(config(fleet, 0, quick), f"pact_predictor ({fleet})")
     began = time.perf_counter()
-    result = profile(setup, options(quick), source=f"pact_predictor ({fleet})")
+    result = profile(setup, options(quick, per_level), source=f"pact_predictor ({fleet})")
     seconds = time.perf_counter() - began
     directory.mkdir(parents=True, exist_ok=True)
     result.save(path)
@@ -141,6 +149,7 @@ def profiled(fleet: str, quick: bool) -> Profiled:
     summary = {
         "seconds": seconds,
         "gamma": fit.gamma if fit else 1.0,
+        "gammas": [f.gamma for f in result.participation_levels],
         "gamma_rmse": fit.rmse if fit else math.nan,
         "linear_rmse": fit.rmse_linear if fit else math.nan,
         "sigma": result.problem.curve.sigma,
@@ -163,11 +172,11 @@ def profiled(fleet: str, quick: bool) -> Profiled:
 
 
 def executed(
-    base: Profiled, epochs: int, seed: int, mode: str, quick: bool
+    base: Profiled, epochs: int, seed: int, mode: str, quick: bool, per_level: bool = False
 ) -> dict[str, Any] | None:
     """Plan the ``epochs`` target of ``base`` and execute it at ``seed`` in ``mode``, or read the
     saved execution; None when the plan is infeasible."""
-    directory = RESULTS / ("quick" if quick else "full") / base.fleet
+    directory = results_directory(quick, per_level) / base.fleet
     path = directory / f"target{epochs}-seed{seed}-{mode.replace(' ', '-')}.json"
     if path.is_file():
         saved: dict[str, Any] = json.loads(path.read_text())
@@ -211,19 +220,21 @@ def executed(
     return out
 
 
-def run(quick: bool) -> tuple[list[Profiled], list[dict[str, Any]], list[str]]:
+def run(
+    quick: bool, per_level: bool = False
+) -> tuple[list[Profiled], list[dict[str, Any]], list[str]]:
     """Every profile and execution (resuming); the infeasible cases as sentences."""
     targets = TARGET_EPOCHS[1:2] if quick else TARGET_EPOCHS
     seeds = SEEDS[:1] if quick else SEEDS
     profiles, runs, infeasible = [], [], []
     for fleet in FLEETS:
-        base = profiled(fleet, quick)
+        base = profiled(fleet, quick, per_level)
         profiles.append(base)
         print(f"[pact_predictor] {fleet}: profiled ({base.seconds:.0f} s)", file=sys.stderr)
         for epochs in targets:
             for seed in seeds:
                 for mode in MODES:
-                    found = executed(base, epochs, seed, mode, quick)
+                    found = executed(base, epochs, seed, mode, quick, per_level)
                     if found is None:
                         infeasible.append(f"{fleet}, target after {epochs} epochs")
                         break
@@ -326,6 +337,12 @@ def error_sources(runs: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def gamma_text(summary: dict[str, Any]) -> str:
+    """γ of a profile: one value, or one per level (level 0's first)."""
+    gammas = summary.get("gammas") or [summary["gamma"]]
+    return ", ".join(f"{gamma:.3f}" for gamma in gammas)
+
+
 def report(
     profiles: Sequence[Profiled], runs: Sequence[dict[str, Any]], infeasible: Sequence[str]
 ) -> str:
@@ -358,7 +375,7 @@ def report(
         rmse = ", ".join(f"{lv['holdout_rmse']:.3f}" for lv in s["levels"])
         jumps = ", ".join(f"{lv['jump']:.3f} / {lv['jump_slope']:+.3f}" for lv in s["levels"])
         lines.append(
-            f"| {item.fleet} | {s['seconds']:.0f} | {s['gamma']:.3f} | "
+            f"| {item.fleet} | {s['seconds']:.0f} | {gamma_text(s)} | "
             f"{s['gamma_rmse']:.3f} / {s['linear_rmse']:.3f} | {s['sigma']:.3f} | {rmse} | "
             f"{jumps} |"
         )
@@ -391,12 +408,30 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.pact_predictor")
     parser.add_argument("--quick", action="store_true", help="a small smoke version")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument(
+        "--per-level",
+        action="store_true",
+        help="profile one γ per pruning level (its own results and section)",
+    )
     args = parser.parse_args([] if argv is None else argv)
     torch.set_num_threads(args.threads)
-    profiles, runs, infeasible = run(args.quick)
+    profiles, runs, infeasible = run(args.quick, args.per_level)
     body = report(profiles, runs, infeasible)
     if args.quick:
         print(body)
+        return
+    if args.per_level:
+        body = (
+            "The same benchmark with one participation exponent γ per pruning level "
+            "(`profile --participation-per-level`; the profiles table lists γ per level, level 0 "
+            "first); everything else as in the section above.\n\n" + body
+        )
+        write_section(
+            "pact-predictor-per-level",
+            "PACT loss predictor on held-out plans, γ per pruning level",
+            body,
+            "python -m benchmarks.pact_predictor --per-level",
+        )
         return
     write_section("pact-predictor", "PACT loss predictor on held-out plans", body, COMMAND)
 
