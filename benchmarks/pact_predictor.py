@@ -95,19 +95,27 @@ def config(fleet: str, seed: int, quick: bool) -> RunConfig:
     return parse_config(raw, f"pact_predictor ({fleet})")
 
 
-def options(quick: bool, per_level: bool = False) -> ProfileOptions:
-    """What is profiled: the library's defaults (``quick``: two levels, five passes), with one γ
-    per pruning level when ``per_level``."""
+#: Profile variants beside the library defaults (""): the options each changes.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "": {},
+    "per-level": {"participation_per_level": True},
+    "fixed-subsets": {"participation_draw": "fixed"},
+}
+
+
+def options(quick: bool, variant_name: str = "") -> ProfileOptions:
+    """What is profiled: the library's defaults (``quick``: two levels, five passes), changed
+    as the variant says."""
+    changed = VARIANTS[variant_name]
     if quick:
-        return ProfileOptions(
-            levels=(0.0, 0.5), epochs=5, holdout=1, participation_per_level=per_level
-        )
-    return ProfileOptions(participation_per_level=per_level)
+        return ProfileOptions(levels=(0.0, 0.5), epochs=5, holdout=1, **changed)
+    return ProfileOptions(**changed)
 
 
-def results_directory(quick: bool, per_level: bool) -> Path:
+def results_directory(quick: bool, variant_name: str) -> Path:
     """Where the profiles and executions of one variant are kept."""
-    return RESULTS / (("quick" if quick else "full") + ("-per-level" if per_level else ""))
+    suffix = f"-{variant_name}" if variant_name else ""
+    return RESULTS / (("quick" if quick else "full") + suffix)
 
 
 def variant(problem: Problem, epochs: int) -> Problem:
@@ -132,16 +140,16 @@ class Profiled:
     summary: dict[str, Any]
 
 
-def profiled(fleet: str, quick: bool, per_level: bool = False) -> Profiled:
+def profiled(fleet: str, quick: bool, variant_name: str = "") -> Profiled:
     """Profile ``fleet`` at seed 0, or read the saved profile."""
-    directory = results_directory(quick, per_level) / fleet
+    directory = results_directory(quick, variant_name) / fleet
     path, meta = directory / "problem.toml", directory / "profile.json"
     if path.is_file() and meta.is_file():
         saved = json.loads(meta.read_text())
         return Profiled(fleet, load_problem(path), saved["seconds"], saved)
     setup = build_setup(config(fleet, 0, quick), f"pact_predictor ({fleet})")
     began = time.perf_counter()
-    result = profile(setup, options(quick, per_level), source=f"pact_predictor ({fleet})")
+    result = profile(setup, options(quick, variant_name), source=f"pact_predictor ({fleet})")
     seconds = time.perf_counter() - began
     directory.mkdir(parents=True, exist_ok=True)
     result.save(path)
@@ -172,11 +180,11 @@ def profiled(fleet: str, quick: bool, per_level: bool = False) -> Profiled:
 
 
 def executed(
-    base: Profiled, epochs: int, seed: int, mode: str, quick: bool, per_level: bool = False
+    base: Profiled, epochs: int, seed: int, mode: str, quick: bool, variant_name: str = ""
 ) -> dict[str, Any] | None:
     """Plan the ``epochs`` target of ``base`` and execute it at ``seed`` in ``mode``, or read the
     saved execution; None when the plan is infeasible."""
-    directory = results_directory(quick, per_level) / base.fleet
+    directory = results_directory(quick, variant_name) / base.fleet
     path = directory / f"target{epochs}-seed{seed}-{mode.replace(' ', '-')}.json"
     if path.is_file():
         saved: dict[str, Any] = json.loads(path.read_text())
@@ -221,20 +229,20 @@ def executed(
 
 
 def run(
-    quick: bool, per_level: bool = False
+    quick: bool, variant_name: str = ""
 ) -> tuple[list[Profiled], list[dict[str, Any]], list[str]]:
     """Every profile and execution (resuming); the infeasible cases as sentences."""
     targets = TARGET_EPOCHS[1:2] if quick else TARGET_EPOCHS
     seeds = SEEDS[:1] if quick else SEEDS
     profiles, runs, infeasible = [], [], []
     for fleet in FLEETS:
-        base = profiled(fleet, quick, per_level)
+        base = profiled(fleet, quick, variant_name)
         profiles.append(base)
         print(f"[pact_predictor] {fleet}: profiled ({base.seconds:.0f} s)", file=sys.stderr)
         for epochs in targets:
             for seed in seeds:
                 for mode in MODES:
-                    found = executed(base, epochs, seed, mode, quick, per_level)
+                    found = executed(base, epochs, seed, mode, quick, variant_name)
                     if found is None:
                         infeasible.append(f"{fleet}, target after {epochs} epochs")
                         break
@@ -409,28 +417,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="a small smoke version")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument(
-        "--per-level",
-        action="store_true",
-        help="profile one γ per pruning level (its own results and section)",
+        "--variant",
+        choices=[name for name in VARIANTS if name],
+        help="a profile variant (its own results and section): per-level (one γ per pruning "
+        "level) or fixed-subsets (participation runs train the same devices every epoch)",
     )
     args = parser.parse_args([] if argv is None else argv)
     torch.set_num_threads(args.threads)
-    profiles, runs, infeasible = run(args.quick, args.per_level)
+    name = args.variant or ""
+    profiles, runs, infeasible = run(args.quick, name)
     body = report(profiles, runs, infeasible)
     if args.quick:
         print(body)
         return
-    if args.per_level:
+    if name:
+        changed = ", ".join(f"`{k} = {v!r}`" for k, v in VARIANTS[name].items())
         body = (
-            "The same benchmark with one participation exponent γ per pruning level "
-            "(`profile --participation-per-level`; the profiles table lists γ per level, level 0 "
-            "first); everything else as in the section above.\n\n" + body
+            f"The same benchmark with the profile option {changed} (`ProfileOptions`; the "
+            "profiles table lists γ per level, level 0 first, where there is one per level); "
+            "everything else as in the section 'PACT loss predictor on held-out plans'.\n\n" + body
         )
         write_section(
-            "pact-predictor-per-level",
-            "PACT loss predictor on held-out plans, γ per pruning level",
+            f"pact-predictor-{name}",
+            f"PACT loss predictor on held-out plans, variant {name}",
             body,
-            "python -m benchmarks.pact_predictor --per-level",
+            f"python -m benchmarks.pact_predictor --variant {name}",
         )
         return
     write_section("pact-predictor", "PACT loss predictor on held-out plans", body, COMMAND)

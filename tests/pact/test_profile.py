@@ -108,6 +108,34 @@ def test_a_gamma_per_level_is_fitted_on_each_levels_own_runs(
     assert measured.problem.gammas == gammas
 
 
+@pytest.mark.parametrize("draw", ["fixed", "redrawn"])
+def test_participation_runs_train_a_fixed_or_redrawn_subset(
+    setup: FederatedSetup, draw: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import leantrain.pact.profile.run as run_module
+
+    everyone = {i for i, part in enumerate(setup.partitions) if len(part)}
+    subsets: list[frozenset[int]] = []
+    train_epoch = run_module.run_epoch
+
+    def recording(model: nn.Module, executor: object, fractions: dict[int, float], **kw: object):  # type: ignore[no-untyped-def]
+        if set(fractions) != everyone:  # a participation epoch, not a whole-fleet pass
+            subsets.append(frozenset(fractions))
+        return train_epoch(model, executor, fractions, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run_module, "run_epoch", recording)
+    options = ProfileOptions(
+        levels=(0.0,), epochs=5, holdout=1, participation=(0.25,), participation_draw=draw
+    )
+    measured = profile(setup, options)
+    assert measured.participation is not None
+    assert len(subsets) == options.epochs
+    count = round(0.25 * len(everyone))
+    assert all(len(subset) == count for subset in subsets)
+    # fixed: one subset for every epoch; redrawn: a new one (the first epoch's is the same).
+    assert (len(set(subsets)) == 1) == (draw == "fixed")
+
+
 def test_central_profiling_measures_no_participation(setup: FederatedSetup) -> None:
     central = ProfileOptions(levels=(0.0,), method="central", epochs=5, holdout=1)
     assert central.passes == 1 + 5  # warm-up and one level, no participation runs

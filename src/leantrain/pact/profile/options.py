@@ -38,6 +38,10 @@ class ProfileOptions:
             runs γ of the participation model is fitted to (``fedavg`` only; docs/pact.md,
             'Participation'); empty writes γ = 1. The smallest share matters most: plans train
             few nodes per epoch, and γ is extrapolated below the smallest share measured.
+        participation_draw: Which devices train in a participation run's epochs: ``redrawn``,
+            a new seeded random subset every epoch, or ``fixed``, the same subset in every epoch,
+            as plans train the same cheapest nodes epoch after epoch (and so see the same data
+            again).
         participation_per_level: Fit one γ per pruning level: the participation runs are
             repeated at every pruned level, from the initial model pruned to it, and each level's
             γ is fitted against that level's own run (``len(levels)`` times the participation
@@ -54,6 +58,7 @@ class ProfileOptions:
     deadline_factor: float = 2.0
     max_epochs: int | None = None
     participation: tuple[float, ...] = (0.0625, 0.25, 0.5)
+    participation_draw: Literal["redrawn", "fixed"] = "redrawn"
     participation_per_level: bool = False
 
     @property
@@ -103,6 +108,10 @@ class ProfileOptions:
         if not (self.deadline_factor > 0.0 and math.isfinite(self.deadline_factor)):
             raise InputError(
                 where, "deadline_factor", f"must be a positive number, got {self.deadline_factor}"
+            )
+        if self.participation_draw not in ("redrawn", "fixed"):
+            raise InputError(
+                where, "participation_draw", f"unknown draw {self.participation_draw!r}"
             )
         if any(not 0.0 < share < 1.0 for share in self.participation):
             raise InputError(

@@ -264,9 +264,9 @@ class _Profiler:
         self, share: float, level: float, full_widths: dict[str, int]
     ) -> ParticipationRun:
         """``epochs`` FedAvg epochs of the initial model pruned to ``level`` in which a seeded
-        random ``share`` of the devices with data (at least one) trains, redrawn every epoch.
-        They start where plans start, from the untrained model, where a small share of the fleet
-        lags most."""
+        random ``share`` of the devices with data (at least one) trains, redrawn every epoch or
+        the same in every epoch (``participation_draw``). They start where plans start, from the
+        untrained model, where a small share of the fleet lags most."""
         model = self.setup.build_model()
         if level > 0.0:
             prune_model(model, level, full_widths, self.setup.data.train.input_shape)
@@ -276,8 +276,11 @@ class _Profiler:
         devices = sorted(self.everyone)
         count = max(1, round(share * len(devices)))
         samples, losses = [], []
+        fixed = self.options.participation_draw == "fixed"
         for epoch in range(self.options.epochs):
-            rng = numpy_rng(self.setup.config.seed, "pact-participation", round(share * 1e6), epoch)
+            # A fixed subset is the one a redrawn run trains in its first epoch.
+            draw = 0 if fixed else epoch
+            rng = numpy_rng(self.setup.config.seed, "pact-participation", round(share * 1e6), draw)
             chosen = sorted(int(i) for i in rng.choice(devices, size=count, replace=False))
             run_epoch(
                 model,
