@@ -100,7 +100,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "": {},
     "per-level": {"participation_per_level": True},
     "fixed-subsets": {"participation_draw": "fixed"},
+    "fraction-steps": {"fraction_law": "steps"},
 }
+
+#: Variants whose option changes only what the profile writes into the problem, not what it
+#: measures: they reuse the defaults' profile rather than training it again.
+WRITE_ONLY_VARIANTS = frozenset({"fraction-steps"})
 
 
 def options(quick: bool, variant_name: str = "") -> ProfileOptions:
@@ -142,6 +147,11 @@ class Profiled:
 
 def profiled(fleet: str, quick: bool, variant_name: str = "") -> Profiled:
     """Profile ``fleet`` at seed 0, or read the saved profile."""
+    if variant_name in WRITE_ONLY_VARIANTS:
+        base = profiled(fleet, quick)
+        curve = base.problem.curve.model_copy(update=VARIANTS[variant_name])
+        problem = base.problem.model_copy(update={"curve": curve})
+        return Profiled(fleet, problem, base.seconds, base.summary)
     directory = results_directory(quick, variant_name) / fleet
     path, meta = directory / "problem.toml", directory / "profile.json"
     if path.is_file() and meta.is_file():
@@ -420,7 +430,8 @@ def main(argv: list[str] | None = None) -> None:
         "--variant",
         choices=[name for name in VARIANTS if name],
         help="a profile variant (its own results and section): per-level (one γ per pruning "
-        "level) or fixed-subsets (participation runs train the same devices every epoch)",
+        "level), fixed-subsets (participation runs train the same devices every epoch) or "
+        "fraction-steps (curve.fraction_law = steps: progress linear in the data fraction)",
     )
     args = parser.parse_args([] if argv is None else argv)
     torch.set_num_threads(args.threads)
@@ -437,6 +448,11 @@ def main(argv: list[str] | None = None) -> None:
             "profiles table lists γ per level, level 0 first, where there is one per level); "
             "everything else as in the section 'PACT loss predictor on held-out plans'.\n\n" + body
         )
+        if name in WRITE_ONLY_VARIANTS:
+            body = (
+                "The option changes only what the problem file says, so the profiles (and their "
+                "wall times) are those of the defaults' run, not measured again.\n\n" + body
+            )
         write_section(
             f"pact-predictor-{name}",
             f"PACT loss predictor on held-out plans, variant {name}",

@@ -122,13 +122,22 @@ def recompute(problem: Problem, plan: Plan) -> list[tuple[float, float, float, f
     for epoch in plan.epochs:
         level = list(model.levels).index(epoch.pruning)
         phi, size = model.flops_per_sample[level], model.bytes[level]
+        # The participation model: an epoch of D samples advances s by N·(D/N)^γ, with the γ of
+        # the epoch's level when there is one per level; under the fraction law "steps" a node
+        # at fraction f counts q·f^(1/γ)·d samples.
+        gamma, full = curve.participation, curve.full_samples
+        if isinstance(gamma, list):
+            gamma = gamma[level]
+        if full is None:
+            full = max(1.0, sum(n.quality * n.samples for n in problem.node))
+        power = 1.0 / gamma if curve.fraction_law == "steps" else 1.0
         times, energies, samples = [], [], []
         for name, f in epoch.fractions.items():
             n = nodes[name]
             compute = f * n.samples * phi / n.flops
             times.append(compute + 2 * 8 * size / n.bandwidth_bps)
             energies.append(n.power_w * compute + n.tx_power_w * 8 * size / n.bandwidth_bps)
-            samples.append(n.quality * f * n.samples)
+            samples.append(n.quality * f**power * n.samples)
         if curve.jump_slope is None:
             jumped = loss + curve.jump[level] - curve.jump[previous]
         else:  # through the level-0-equivalent loss: g(ℓ0) = ℓ0 + jump + β·(ℓ0 − initial)
@@ -136,13 +145,6 @@ def recompute(problem: Problem, plan: Plan) -> list[tuple[float, float, float, f
             base = (loss - curve.jump[previous] + beta_prev * curve.initial_loss) / (1 + beta_prev)
             jumped = base + curve.jump[level] + beta * (base - curve.initial_loss)
         a, b, c, s0 = curve.a[level], curve.b[level], curve.c[level], curve.s0[level]
-        # The participation model: an epoch of D samples advances s by N·(D/N)^γ, with the γ of
-        # the epoch's level when there is one per level.
-        gamma, full = curve.participation, curve.full_samples
-        if isinstance(gamma, list):
-            gamma = gamma[level]
-        if full is None:
-            full = max(1.0, sum(n.quality * n.samples for n in problem.node))
         progress = sum(samples) if gamma == 1.0 else full * (sum(samples) / full) ** gamma
         if jumped <= c:
             loss = jumped

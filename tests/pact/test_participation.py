@@ -17,6 +17,7 @@ from leantrain.errors import InputError
 from leantrain.pact import Decision, Plan, Problem, evaluate, make_solver, parse_problem
 from leantrain.pact.formulas import epoch_progress, progress_samples
 from leantrain.pact.lagrange import lower_bound
+from leantrain.pact.plan import effective_samples
 from leantrain.pact.predictor import Curve, LossPredictor
 from leantrain.pact.profile.fit import (
     ObservedRun,
@@ -206,3 +207,80 @@ def test_a_gamma_list_needs_one_entry_per_level() -> None:
     raw["curve"]["participation"] = [0.5, 1.5]
     with pytest.raises(InputError, match=r"curve.participation: every γ must lie in \(0, 1\]"):
         parse_problem(raw)
+
+
+# ---------------------------------------------------------------- the fraction law "steps"
+
+
+def with_law(problem: Problem, law: str) -> Problem:
+    """``problem`` with ``curve.fraction_law = law`` (validated again)."""
+    raw = problem.model_dump()
+    raw["curve"]["fraction_law"] = law
+    return parse_problem(raw)
+
+
+@functools.cache
+def stepwise(seed: int) -> Problem:
+    """:func:`per_level` (γ 0.3 and 0.7) under the fraction law "steps"."""
+    return with_law(per_level(seed), "steps")
+
+
+@functools.cache
+def solved_stepwise(seed: int, solver: str) -> Plan:
+    return make_solver(solver, 0.01).solve(stepwise(seed))
+
+
+def test_under_steps_an_epoch_is_linear_in_its_fraction_and_power_gamma_in_its_nodes() -> None:
+    problem = stepwise(2)
+    predictor = LossPredictor.of(problem)
+    names = [node.name for node in problem.node]
+    full = problem.full_samples
+    share = sum(node.quality * node.samples for node in problem.node[:2]) / full
+    for level, gamma in enumerate(GAMMAS):
+        for fraction in (0.5, 1.0):
+            decision = Decision(level, {names[0]: fraction, names[1]: fraction})
+            progress = predictor.progress(effective_samples(problem, decision), level)
+            # P = f·N·(share)^γ: the documented identity of docs/pact.md, 'Participation'.
+            assert progress == pytest.approx(fraction * full * share**gamma, rel=1e-12)
+    # Under "samples" half the fraction is worth half the data: far more than half the progress.
+    samples_law = with_law(per_level(2), "samples")
+    half = Decision(0, {names[0]: 0.5, names[1]: 0.5})
+    whole = Decision(0, {names[0]: 1.0, names[1]: 1.0})
+
+    def ratio(p: Problem) -> float:
+        pred = LossPredictor.of(p)
+        return pred.progress(effective_samples(p, half), 0) / pred.progress(
+            effective_samples(p, whole), 0
+        )
+
+    assert ratio(problem) == pytest.approx(0.5, rel=1e-12)
+    assert ratio(samples_law) == pytest.approx(0.5 ** GAMMAS[0], rel=1e-12)
+
+
+def test_the_fraction_law_defaults_to_samples_and_is_validated() -> None:
+    assert per_level(0).curve.fraction_law == "samples"
+    assert per_level(0).fraction_power(0) == 1.0
+    assert stepwise(0).fraction_power(1) == pytest.approx(1.0 / GAMMAS[1])
+    raw = per_level(0).model_dump()
+    raw["curve"]["fraction_law"] = "nodes"
+    with pytest.raises(InputError, match=r"curve\.fraction_law"):
+        parse_problem(raw)
+
+
+def test_the_laws_agree_at_gamma_one() -> None:
+    plain = with_participation(enumerable(3, levels=2), 1.0)
+    steps = with_law(plain, "steps")
+    one, other = (make_solver("exact", 0.01).solve(p) for p in (plain, steps))
+    assert one.epochs == other.epochs and one.energy_j == other.energy_j
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_exact_equals_the_plain_enumeration_under_the_steps_law(seed: int) -> None:
+    assert_exact_is_the_enumeration(stepwise(seed), solved_stepwise(seed, "exact"))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pact_plans_recompute_and_stay_near_exact_under_the_steps_law(seed: int) -> None:
+    assert_pact_near_exact(
+        stepwise(seed), solved_stepwise(seed, "exact"), solved_stepwise(seed, "pact")
+    )

@@ -296,6 +296,7 @@ def test_fit_curve_rejects_what_it_cannot_fit() -> None:
         (ProfileOptions(target_epochs=0), "target_epochs"),
         (ProfileOptions(deadline_factor=0.0), "deadline_factor"),
         (ProfileOptions(max_epochs=0), "max_epochs"),
+        (ProfileOptions(fraction_law="nodes"), "fraction_law"),  # type: ignore[arg-type]
     ],
 )
 def test_bad_options_are_input_errors(options: ProfileOptions, field: str) -> None:
@@ -329,10 +330,12 @@ def test_cli_profile_writes_the_problem_and_refuses_to_overwrite(tmp_path: Path)
     config.write_text(tomli_w.dumps(TINY_RUN))
     out = tmp_path / "problem.toml"
     arguments = ["profile", str(config), "--out", str(out), "--levels", "0,0.5"]
+    arguments += ["--fraction-law", "steps"]
     result = runner.invoke(app, [*arguments, "--epochs", "5", "--holdout", "1"])
     assert result.exit_code == 0, result.output
     problem = load_problem(out)
     assert problem.levels == [0.0, 0.5]
+    assert problem.curve.fraction_law == "steps"
     assert (tmp_path / "problem.png").read_bytes()[:4] == b"\x89PNG"
     assert "held-out RMSE" in result.stdout and "default target" in result.stdout
     again = runner.invoke(app, [*arguments, "--epochs", "5", "--holdout", "1"])
@@ -346,6 +349,7 @@ def test_cli_profile_writes_the_problem_and_refuses_to_overwrite(tmp_path: Path)
         (["--levels", "0,x"], "levels"),
         (["--levels", "0.1,0.5"], "levels"),
         (["--method", "magic"], "--method"),
+        (["--fraction-law", "nodes"], "--fraction-law"),
         (["--out", "p.png"], "--out"),
     ],
 )

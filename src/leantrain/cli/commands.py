@@ -327,6 +327,12 @@ def profile_command(
         bool,
         typer.Option(help="Fit gamma at every pruning level (runs repeated per level)."),
     ] = False,
+    fraction_law: Annotated[
+        str,
+        typer.Option(
+            help="How a data fraction f counts: samples (q*f*d) or steps (q*f^(1/gamma)*d)."
+        ),
+    ] = "samples",
     force: _Force = False,
 ) -> None:
     """Profile the model per pruning level and fit the loss predictor: a PACT problem file."""
@@ -347,6 +353,7 @@ def profile_command(
         max_epochs=max_epochs,
         participation=_numbers(participation, "participation"),
         participation_per_level=participation_per_level,
+        fraction_law=fraction_law,  # type: ignore[arg-type]  # checked by ProfileOptions.check
     )
     options.check()
     run_config = load_config(config)

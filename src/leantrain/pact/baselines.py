@@ -38,7 +38,14 @@ import numpy.typing as npt
 
 from leantrain.pact.dp import PactSolver
 from leantrain.pact.formulas import epoch_progress
-from leantrain.pact.plan import Decision, effective_samples, epoch_time, node_energy, node_time
+from leantrain.pact.plan import (
+    Decision,
+    effective_samples,
+    epoch_time,
+    node_energy,
+    node_samples,
+    node_time,
+)
 from leantrain.pact.predictor import LossPredictor
 from leantrain.pact.problem import NodeSection, Problem
 from leantrain.pact.solver import Solver
@@ -138,7 +145,7 @@ class SpeedTable:
         events: list[tuple[float, str, float, float]] = []
         for node in eligible_nodes(problem, level):
             for fraction in problem.fractions:
-                rate = node.quality * fraction * node.samples
+                rate = node_samples(problem, node, level, fraction)
                 events.append(
                     (node_time(problem, node, level, fraction), node.name, fraction, rate)
                 )
@@ -215,7 +222,7 @@ def _candidates(problem: Problem, level: int) -> list[_Candidate]:
         scored = sorted(
             (
                 node_energy(problem, node, level, fraction)
-                / (node.quality * fraction * node.samples),
+                / node_samples(problem, node, level, fraction),
                 index,
                 node,
             )
@@ -227,7 +234,7 @@ def _candidates(problem: Problem, level: int) -> list[_Candidate]:
             names.append(node.name)
             duration = max(duration, node_time(problem, node, level, fraction))
             energy += node_energy(problem, node, level, fraction)
-            samples += node.quality * fraction * node.samples
+            samples += node_samples(problem, node, level, fraction)
             out.append(_Candidate(level, tuple(names), fraction, duration, energy, samples))
     return out
 

@@ -26,6 +26,15 @@ P(D_k) = N·(D_k/N)^γ, N the effective samples of a whole-fleet epoch and γ �
 ``profile`` (docs/pact.md, 'Participation'): in FedAvg an epoch of half the fleet makes far more
 than half the progress. P is increasing with P(0) = 0, so an empty epoch still buys nothing; γ = 1
 is P(D) = D exactly.
+
+**The fraction law.** Under ``fraction_law = "samples"`` a node at fraction f contributes
+q·f·d to D_k, so halving every node's fraction is worth what halving the nodes is. In FedAvg it
+is not: the fraction sets a node's local steps, which progress follows about linearly, while the
+number of nodes averaged matters only at the power γ. Under ``"steps"`` a node contributes
+q·f^(1/γ)·d, so an epoch whose nodes all train the fraction f makes
+P = f·N·(Σ q·d/N)^γ: linear in the fraction, power γ in the nodes' share (docs/pact.md,
+'Participation'). The contribution stays additive and increasing in f, so every solver's
+argument holds unchanged; the two laws agree when γ = 1.
 """
 
 from __future__ import annotations
@@ -92,9 +101,13 @@ def node_energy(
     return power_w * compute + tx_power_w * BITS_PER_BYTE * model_bytes / bandwidth_bps
 
 
-def node_samples(fraction: Value, samples: Value, quality: Value) -> Value:
-    """q_n·f·d_n: the effective samples one node contributes to an epoch (D_k is their sum)."""
-    return quality * fraction * samples
+def node_samples(fraction: Value, samples: Value, quality: Value, power: float = 1.0) -> Value:
+    """q_n·f^p·d_n: the effective samples one node contributes to an epoch (D_k is their sum);
+    p = 1 under the fraction law "samples", 1/γ under "steps" (see the module doc)."""
+    if power == 1.0:
+        return quality * fraction * samples
+    out: Value = quality * fraction**power * samples
+    return out
 
 
 def curve_loss(position: Value, a: float, b: float, c: float, s0: float) -> Value:

@@ -109,7 +109,7 @@ def level_items(problem: Problem, level: int) -> LevelItems:
     phi, size = model.flops_per_sample[level], model.bytes[level]
     time = formulas.node_time(f, d, phi, flops, size, bandwidth)
     energy = formulas.node_energy(f, d, phi, flops, size, bandwidth, power, tx_power)
-    samples = formulas.node_samples(f, d, quality)
+    samples = formulas.node_samples(f, d, quality, problem.fraction_power(level))
     shape = (len(chosen), len(fractions))
     return LevelItems(
         level=level,

@@ -35,6 +35,7 @@ __all__ = [
     "epoch_time",
     "evaluate",
     "node_energy",
+    "node_samples",
     "node_time",
     "read_plan",
 ]
@@ -83,6 +84,14 @@ def node_energy(problem: Problem, node: NodeSection, level: int, fraction: float
     )
 
 
+def node_samples(problem: Problem, node: NodeSection, level: int, fraction: float) -> float:
+    """q_n·f^p·d_n: the effective samples one node adds to an epoch at ``level`` (p from
+    :meth:`~leantrain.pact.problem.Problem.fraction_power`)."""
+    return formulas.node_samples(
+        float(fraction), float(node.samples), node.quality, problem.fraction_power(level)
+    )
+
+
 def _nodes(problem: Problem) -> dict[str, NodeSection]:
     return {node.name: node for node in problem.node}
 
@@ -105,10 +114,10 @@ def epoch_energy(problem: Problem, decision: Decision) -> float:
 
 
 def effective_samples(problem: Problem, decision: Decision) -> float:
-    """D_k = Σ q_n·f_{n,k}·d_n."""
+    """D_k = Σ q_n·f_{n,k}^p·d_n (p = 1 under the fraction law "samples")."""
     nodes = _nodes(problem)
     return math.fsum(
-        formulas.node_samples(float(f), float(nodes[name].samples), nodes[name].quality)
+        node_samples(problem, nodes[name], decision.level, f)
         for name, f in sorted(decision.fractions.items())
     )
 

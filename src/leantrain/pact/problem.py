@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -93,6 +93,10 @@ class CurveSection(_Strict):
         participation: γ of the progress P(D) = N·(D/N)^γ an epoch of D effective samples makes
             (docs/pact.md, 'Participation'): one value for every level, or one per level (the
             epoch's level, after any pruning, sets its γ); 1 (the default) is P(D) = D.
+        fraction_law: How a node's data fraction f enters the effective samples: "samples"
+            (the default, q·f·d: a fraction acts like that share of the data) or "steps"
+            (q·f^(1/γ)·d: progress linear in the fraction, the local steps of a FedAvg round;
+            docs/pact.md, 'Participation'). The two agree when γ = 1.
         full_samples: N, the effective samples of a whole-fleet epoch; None uses Σ q·d over the
             problem's nodes. Only used when ``participation`` < 1.
         sigma: σ, the predictor's error on held-out points (``profile`` writes its RMSE); the
@@ -107,6 +111,7 @@ class CurveSection(_Strict):
     jump_slope: list[Annotated[float, Field(gt=-1.0)]] | None = None
     initial_loss: Positive
     participation: float | list[float] = 1.0
+    fraction_law: Literal["samples", "steps"] = "samples"
     full_samples: Positive | None = None
     sigma: NonNegative = 0.0
 
@@ -230,6 +235,13 @@ class Problem(_Strict):
         level)."""
         gamma = self.curve.participation
         return list(gamma) if isinstance(gamma, list) else [gamma] * len(self.model.levels)
+
+    def fraction_power(self, level: int) -> float:
+        """p of a node's effective samples q·f^p·d at ``level``: 1 under ``curve.fraction_law``
+        "samples", 1/γ of the level under "steps" (docs/pact.md, 'Participation')."""
+        if self.curve.fraction_law == "samples":
+            return 1.0
+        return 1.0 / self.gammas[level]
 
     @property
     def fractions(self) -> list[float]:

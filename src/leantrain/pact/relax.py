@@ -46,7 +46,7 @@ from dataclasses import dataclass, replace
 
 from leantrain.errors import InfeasibleError
 from leantrain.pact.baselines import SIMULATED, eligible_nodes
-from leantrain.pact.plan import Decision, Plan, evaluate, node_time
+from leantrain.pact.plan import Decision, Plan, evaluate, node_samples, node_time
 from leantrain.pact.predictor import LossPredictor
 from leantrain.pact.problem import Problem
 from leantrain.pact.solver import DEFAULT_EPSILON, make_solver
@@ -221,7 +221,7 @@ def _epochs_estimate(problem: Problem) -> int | None:
         if not nodes:
             continue
         decision = Decision(level, {n.name: largest for n in nodes})
-        per_epoch = math.fsum(n.quality * largest * n.samples for n in nodes)
+        per_epoch = math.fsum(node_samples(problem, n, level, largest) for n in nodes)
         need = predictor.progress_needed(predictor.initial_loss, 0, level, problem.target.loss)
         if not math.isfinite(need):
             continue

@@ -46,6 +46,9 @@ class ProfileOptions:
             repeated at every pruned level, from the initial model pruned to it, and each level's
             γ is fitted against that level's own run (``len(levels)`` times the participation
             passes). Off: level 0's γ serves every level.
+        fraction_law: ``curve.fraction_law`` of the problem written: how a data fraction enters
+            an epoch's effective samples, ``samples`` (q·f·d) or ``steps`` (q·f^(1/γ)·d,
+            progress linear in the fraction; docs/pact.md, 'Participation').
     """
 
     levels: tuple[float, ...] = DEFAULT_LEVELS
@@ -60,6 +63,7 @@ class ProfileOptions:
     participation: tuple[float, ...] = (0.0625, 0.25, 0.5)
     participation_draw: Literal["redrawn", "fixed"] = "redrawn"
     participation_per_level: bool = False
+    fraction_law: Literal["samples", "steps"] = "samples"
 
     @property
     def passes(self) -> int:
@@ -113,6 +117,8 @@ class ProfileOptions:
             raise InputError(
                 where, "participation_draw", f"unknown draw {self.participation_draw!r}"
             )
+        if self.fraction_law not in ("samples", "steps"):
+            raise InputError(where, "fraction_law", f"unknown law {self.fraction_law!r}")
         if any(not 0.0 < share < 1.0 for share in self.participation):
             raise InputError(
                 where, "participation", "every share of the devices must lie strictly in (0, 1)"
