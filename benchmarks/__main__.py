@@ -16,6 +16,7 @@ BENCHMARKS = [
     "flower",
     "pact_energy",
     "pact_predictor",
+    "pact_data_reuse",
     "pact_quality",
     "pact_scaling",
     "cli_startup",
