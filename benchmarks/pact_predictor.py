@@ -98,14 +98,15 @@ def config(fleet: str, seed: int, quick: bool) -> RunConfig:
 #: Profile variants beside the library defaults (""): the options each changes.
 VARIANTS: dict[str, dict[str, Any]] = {
     "": {},
-    "per-level": {"participation_per_level": True},
-    "fixed-subsets": {"participation_draw": "fixed"},
-    "fraction-steps": {"fraction_law": "steps"},
+    # The two profile variants ran before the fraction law "steps" became the default.
+    "per-level": {"participation_per_level": True, "fraction_law": "samples"},
+    "fixed-subsets": {"participation_draw": "fixed", "fraction_law": "samples"},
+    "fraction-samples": {"fraction_law": "samples"},
 }
 
 #: Variants whose option changes only what the profile writes into the problem, not what it
 #: measures: they reuse the defaults' profile rather than training it again.
-WRITE_ONLY_VARIANTS = frozenset({"fraction-steps"})
+WRITE_ONLY_VARIANTS = frozenset({"fraction-samples"})
 
 
 def options(quick: bool, variant_name: str = "") -> ProfileOptions:
@@ -371,7 +372,7 @@ def report(
         "from 0.25 on, 3 edge boxes) and *speeds* (18 nodes at 1, 0.5, 0.25 GFLOP/s). Each "
         "fleet is profiled once (library defaults: `fedavg` passes, levels 0/0.25/0.5/0.75, 8 "
         "passes per level, 2 held out, participation runs at 1/16, 1/4 and 1/2 of the devices, "
-        "jumps at three checkpoints, planning margin k = 1 × σ). Targets: the loss the profile "
+        "jumps at three checkpoints, planning margin k = 1 × σ, fraction law `steps`). Targets: the loss the profile "
         "predicts after 4, 8 and 12 reference epochs, deadline 1.5 × as many reference epochs. "
         f"Plans by `pact` (ε = {EPSILON}); executed with real FedAvg rounds at seed 0 (the "
         "profile's) and seed 1 (other initial weights and sample orders), as planned and "
@@ -431,7 +432,8 @@ def main(argv: list[str] | None = None) -> None:
         choices=[name for name in VARIANTS if name],
         help="a profile variant (its own results and section): per-level (one γ per pruning "
         "level), fixed-subsets (participation runs train the same devices every epoch) or "
-        "fraction-steps (curve.fraction_law = steps: progress linear in the data fraction)",
+        "fraction-samples (curve.fraction_law = samples: a fraction counts as that share of "
+        "the data)",
     )
     args = parser.parse_args([] if argv is None else argv)
     torch.set_num_threads(args.threads)

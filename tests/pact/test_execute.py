@@ -108,13 +108,16 @@ def _by_hand(problem: Problem, decision: Decision) -> tuple[float, float, float]
     nodes = {node.name: node for node in problem.node}
     phi = problem.model.flops_per_sample[decision.level]
     size = problem.model.bytes[decision.level]
+    # Under the fraction law "steps" (profile's default) a fraction counts as f^(1/γ).
+    gamma = problem.gammas[decision.level]
+    power = 1.0 / gamma if problem.curve.fraction_law == "steps" else 1.0
     times, energies, samples = [], [], []
     for name, f in decision.fractions.items():
         node = nodes[name]
         compute = f * node.samples * phi / node.flops
         times.append(compute + 2 * 8 * size / node.bandwidth_bps)
         energies.append(node.power_w * compute + node.tx_power_w * 8 * size / node.bandwidth_bps)
-        samples.append(node.quality * f * node.samples)
+        samples.append(node.quality * f**power * node.samples)
     return max(times), sum(energies), sum(samples)
 
 
@@ -206,12 +209,13 @@ def test_a_refitted_remaining_problem_advances_lambda_times_as_far(problem: Prob
 def test_the_remaining_problem_keeps_the_participation_model(problem: Problem) -> None:
     raw = problem.model_dump()
     raw["curve"]["participation"] = 0.3
+    raw["curve"]["fraction_law"] = "steps"
     from leantrain.pact import parse_problem
 
     partial = parse_problem(raw)
     rest = remaining_problem(partial, 1, 0.9, 1.0, 2)
     assert isinstance(rest, Problem)
-    assert rest.curve.participation == 0.3
+    assert rest.curve.participation == 0.3 and rest.curve.fraction_law == "steps"
     assert rest.full_samples == partial.full_samples
     ours = LossPredictor.of(rest).step(0.9, 0, 0, 200.0)
     assert ours == LossPredictor.of(partial).step(0.9, 1, 1, 200.0)

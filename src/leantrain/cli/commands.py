@@ -330,9 +330,9 @@ def profile_command(
     fraction_law: Annotated[
         str,
         typer.Option(
-            help="How a data fraction f counts: samples (q*f*d) or steps (q*f^(1/gamma)*d)."
+            help="How a data fraction f counts: steps (q*f^(1/gamma)*d) or samples (q*f*d)."
         ),
-    ] = "samples",
+    ] = "steps",
     force: _Force = False,
 ) -> None:
     """Profile the model per pruning level and fit the loss predictor: a PACT problem file."""

@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from leantrain.pact.plan import Decision, Plan, evaluate
 from leantrain.pact.problem import Problem
+from leantrain.pact.rotation import take_turns
 from leantrain.registry import SOLVERS
 
 __all__ = ["DEFAULT_EPSILON", "SOLVERS", "Solver", "make_solver"]
@@ -49,11 +50,14 @@ class Solver(ABC):
 
     def solve(self, problem: Problem) -> Plan:
         """Search for a plan that reaches the planning target ℓ* − k·σ (docs/pact.md, 'Planning
-        margin'), then evaluate it with the plan formulas against that target; a margin is
-        recorded in the plan's notes (``planned_to_loss``)."""
+        margin'), let interchangeable nodes take turns in it (which changes no figure:
+        :func:`~leantrain.pact.rotation.take_turns`), then evaluate it with the plan formulas
+        against that target; a margin is recorded in the plan's notes (``planned_to_loss``)."""
         planned = problem.for_planning()
         began = time.perf_counter()
         decisions = self.search(planned)
+        if decisions:
+            decisions = take_turns(planned, decisions)
         elapsed = time.perf_counter() - began
         notes = {} if planned is problem else {"planned_to_loss": planned.target.loss}
         return evaluate(

@@ -71,8 +71,8 @@ def remaining_problem(
 
     ``progress_scale`` λ (the online refit, :func:`progress_scale`) stretches the remaining curves
     so that an epoch advances λ times the progress it did in the profile: ℓ′(s) = ℓ(λ·s), i.e.
-    a′ = a·λ^(−b) and s0′ = s0/λ (c, b unchanged). The participation model (γ, N) and the
-    planning margin (σ, k) are kept.
+    a′ = a·λ^(−b) and s0′ = s0/λ (c, b unchanged). The participation model (γ, N, the fraction
+    law) and the planning margin (σ, k) are kept.
 
     Returns:
         The remaining problem, or why there is none (deadline or epochs exhausted).
@@ -110,6 +110,7 @@ def remaining_problem(
             if isinstance(curve.participation, list)
             else curve.participation
         ),
+        "fraction_law": curve.fraction_law,
         "full_samples": problem.full_samples,
         "sigma": curve.sigma,
     }

@@ -36,6 +36,7 @@ from (``leantrain profile``):
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -60,6 +61,7 @@ from leantrain.pact.plan import (
 )
 from leantrain.pact.predictor import LossPredictor
 from leantrain.pact.problem import Problem
+from leantrain.pact.rotation import take_turns
 from leantrain.pact.solver import DEFAULT_EPSILON, Solver, make_solver
 
 __all__ = ["execute_plan"]
@@ -278,11 +280,17 @@ def execute_plan(
                 + ("the previous plan goes on" if queue else "stopping")
             )
             continue
-        # The remaining problem numbers the levels from the current one: shift them back.
-        queue = [
+        # The remaining problem numbers the levels from the current one: shift them back. The
+        # new plan's turns start from what the nodes have trained so far.
+        trained: dict[str, float] = defaultdict(float)
+        for done in epochs:
+            for name, fraction in done.nodes.items():
+                trained[name] += fraction
+        shifted = [
             Decision(run.level + d.level, dict(d.fractions))
             for d in decisions_of(remaining, new_plan)
         ]
+        queue = take_turns(problem, shifted, used=trained)
         queued_predictions = [e.loss_after for e in new_plan.epochs]
         planned_after = index
     return ExecutionResult(

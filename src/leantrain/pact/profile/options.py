@@ -47,8 +47,9 @@ class ProfileOptions:
             γ is fitted against that level's own run (``len(levels)`` times the participation
             passes). Off: level 0's γ serves every level.
         fraction_law: ``curve.fraction_law`` of the problem written: how a data fraction enters
-            an epoch's effective samples, ``samples`` (q·f·d) or ``steps`` (q·f^(1/γ)·d,
-            progress linear in the fraction; docs/pact.md, 'Participation').
+            an epoch's effective samples, ``steps`` (q·f^(1/γ)·d, progress linear in the
+            fraction, as FedAvg's local steps make it) or ``samples`` (q·f·d; docs/pact.md,
+            'Participation'). It changes nothing that is measured.
     """
 
     levels: tuple[float, ...] = DEFAULT_LEVELS
@@ -63,7 +64,7 @@ class ProfileOptions:
     participation: tuple[float, ...] = (0.0625, 0.25, 0.5)
     participation_draw: Literal["redrawn", "fixed"] = "redrawn"
     participation_per_level: bool = False
-    fraction_law: Literal["samples", "steps"] = "samples"
+    fraction_law: Literal["samples", "steps"] = "steps"
 
     @property
     def passes(self) -> int:
