@@ -366,18 +366,20 @@ def report(
     profiles: Sequence[Profiled], runs: Sequence[dict[str, Any]], infeasible: Sequence[str]
 ) -> str:
     """The markdown section body."""
+    laws = sorted({base.problem.curve.fraction_law for base in profiles})
     lines = [
         "MNIST, 6,000 training images IID over each fleet, 2,000 test images, mnist-cnn. "
         "Fleets: *tiered* (16 nodes: 8 phones fitting the model from pruning 0.5 on, 5 tablets "
         "from 0.25 on, 3 edge boxes) and *speeds* (18 nodes at 1, 0.5, 0.25 GFLOP/s). Each "
-        "fleet is profiled once (library defaults: `fedavg` passes, levels 0/0.25/0.5/0.75, 8 "
-        "passes per level, 2 held out, participation runs at 1/16, 1/4 and 1/2 of the devices, "
-        "jumps at three checkpoints, planning margin k = 1 × σ, fraction law `steps`). Targets: the loss the profile "
-        "predicts after 4, 8 and 12 reference epochs, deadline 1.5 × as many reference epochs. "
-        f"Plans by `pact` (ε = {EPSILON}); executed with real FedAvg rounds at seed 0 (the "
-        "profile's) and seed 1 (other initial weights and sample orders), as planned and "
-        "re-planned after every epoch with the online refit. Relative error: |predicted − "
-        "realised| / realised per epoch, of the plan in force.",
+        "fleet is profiled once (the library's defaults but for a variant's option: `fedavg` "
+        "passes, levels 0/0.25/0.5/0.75, 8 passes per level, 2 held out, participation runs at "
+        "1/16, 1/4 and 1/2 of the devices, jumps at three checkpoints, planning margin "
+        f"k = 1 × σ, fraction law `{'/'.join(laws)}`). Targets: the loss the profile predicts "
+        "after 4, 8 and 12 reference epochs, deadline 1.5 × as many reference epochs. Plans by "
+        f"`pact` (ε = {EPSILON}; interchangeable nodes take turns); executed with real FedAvg "
+        "rounds at seed 0 (the profile's) and seed 1 (other initial weights and sample orders), "
+        "as planned and re-planned after every epoch with the online refit. Relative error: "
+        "|predicted − realised| / realised per epoch, of the plan in force.",
         "",
         "### Goals (issue 12)",
         "",
