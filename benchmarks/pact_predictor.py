@@ -102,6 +102,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "per-level": {"participation_per_level": True, "fraction_law": "samples"},
     "fixed-subsets": {"participation_draw": "fixed", "fraction_law": "samples"},
     "fraction-samples": {"fraction_law": "samples"},
+    "log-logistic": {"curve_family": "log-logistic"},
 }
 
 #: Variants whose option changes only what the profile writes into the problem, not what it
@@ -435,7 +436,7 @@ def main(argv: list[str] | None = None) -> None:
         help="a profile variant (its own results and section): per-level (one γ per pruning "
         "level), fixed-subsets (participation runs train the same devices every epoch) or "
         "fraction-samples (curve.fraction_law = samples: a fraction counts as that share of "
-        "the data)",
+        "the data) or log-logistic (curves with a plateau and a floor)",
     )
     args = parser.parse_args([] if argv is None else argv)
     torch.set_num_threads(args.threads)

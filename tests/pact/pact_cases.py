@@ -148,6 +148,11 @@ def recompute(problem: Problem, plan: Plan) -> list[tuple[float, float, float, f
         progress = sum(samples) if gamma == 1.0 else full * (sum(samples) / full) ** gamma
         if jumped <= c:
             loss = jumped
+        elif curve.family == "log-logistic":  # c + a/(1 + (s/s0)^b), linear above the start
+            excess = jumped - c
+            s_eq = s0 * (1 - excess / a) if excess >= a else s0 * (a / excess - 1) ** (1 / b)
+            at = s_eq + progress
+            loss = c + a * (1 - at / s0) if at < 0 else c + a / (1 + (at / s0) ** b)
         else:  # s_eq is negative above the curve's start: no clamp, no free drop
             s_eq = ((jumped - c) / a) ** (-1 / b) - s0
             loss = c + a * (s_eq + progress + s0) ** -b

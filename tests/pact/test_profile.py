@@ -297,6 +297,7 @@ def test_fit_curve_rejects_what_it_cannot_fit() -> None:
         (ProfileOptions(deadline_factor=0.0), "deadline_factor"),
         (ProfileOptions(max_epochs=0), "max_epochs"),
         (ProfileOptions(fraction_law="nodes"), "fraction_law"),  # type: ignore[arg-type]
+        (ProfileOptions(curve_family="cubic"), "curve_family"),  # type: ignore[arg-type]
     ],
 )
 def test_bad_options_are_input_errors(options: ProfileOptions, field: str) -> None:
@@ -350,6 +351,7 @@ def test_cli_profile_writes_the_problem_and_refuses_to_overwrite(tmp_path: Path)
         (["--levels", "0.1,0.5"], "levels"),
         (["--method", "magic"], "--method"),
         (["--fraction-law", "nodes"], "--fraction-law"),
+        (["--curve-family", "cubic"], "--curve-family"),
         (["--out", "p.png"], "--out"),
     ],
 )

@@ -333,6 +333,9 @@ def profile_command(
             help="How a data fraction f counts: steps (q*f^(1/gamma)*d) or samples (q*f*d)."
         ),
     ] = "steps",
+    curve_family: Annotated[
+        str, typer.Option(help="Family of the fitted loss curves: power or log-logistic.")
+    ] = "power",
     force: _Force = False,
 ) -> None:
     """Profile the model per pruning level and fit the loss predictor: a PACT problem file."""
@@ -354,6 +357,7 @@ def profile_command(
         participation=_numbers(participation, "participation"),
         participation_per_level=participation_per_level,
         fraction_law=fraction_law,  # type: ignore[arg-type]  # checked by ProfileOptions.check
+        curve_family=curve_family,  # type: ignore[arg-type]  # checked by ProfileOptions.check
     )
     options.check()
     run_config = load_config(config)

@@ -39,7 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from leantrain.pact.predictor import LossPredictor
+from leantrain.pact.formulas import descent_rate
+from leantrain.pact.predictor import Curve, LossPredictor
 from leantrain.pact.problem import Problem
 
 __all__ = ["EpochSets", "RemainingBound", "loss_pieces"]
@@ -235,9 +236,33 @@ def loss_pieces(problem: Problem, points: int) -> tuple[FloatArray, FloatArray]:
     upper = grid[1:]
     need = np.full((levels, points - 1), np.inf)  # n_iρ: samples per piece
     for index, curve in enumerate(predictor.curves):
+        rate = _fastest_descent(curve, grid[:-1], upper)
         above = upper > curve.c
-        excess = np.where(above, upper - curve.c, 1.0)
-        rate = curve.b * excess ** (1.0 + 1.0 / curve.b) * curve.a ** (-1.0 / curve.b)
-        need[index] = np.where(above & (rate > 0.0), width / np.where(above, rate, 1.0), np.inf)
+        need[index] = np.where(
+            above & (rate > 0.0), width / np.where(rate > 0.0, rate, 1.0), np.inf
+        )
 
     return grid, need
+
+
+def _fastest_descent(curve: Curve, lower: FloatArray, upper: FloatArray) -> FloatArray:
+    """The largest −dℓ/ds of ``curve`` over each loss piece [lower, upper]: the fewest samples
+    that descend a piece are at least its width over it.
+
+    A power law descends fastest at the top of a piece. A log-logistic curve is flat at its
+    start and in its tail, so the largest rate of a piece is at one of its ends or, for b > 1, at
+    the steepest point, loss c + a/(1 + x*) with x* = (b − 1)/(b + 1), when the piece holds it.
+    """
+    shape = curve.shape
+    rate = descent_rate(upper, *shape)
+    if curve.family == "power":
+        return rate
+    rate = np.maximum(rate, descent_rate(lower, *shape))
+    if curve.b > 1.0:
+        steepest = curve.c + curve.a / (1.0 + (curve.b - 1.0) / (curve.b + 1.0))
+        holds = (lower <= steepest) & (steepest <= upper)
+        peak = float(descent_rate(np.array([steepest]), *shape)[0])
+        rate = np.where(holds, np.maximum(rate, peak), rate)
+    # Pieces that reach above the start take the linear continuation's rate a/s0 too.
+    start = curve.c + curve.a
+    return np.where(upper >= start, np.maximum(rate, curve.a / curve.s0), rate)

@@ -334,9 +334,8 @@ class _Search:
             if jumped <= curve.c:
                 l_new = np.full(len(t_new), jumped)
             else:
-                shape = (curve.a, curve.b, curve.c, curve.s0)
-                start = equivalent_position(float(jumped), *shape)
-                l_new = curve_loss(start + self.progress[to][lo:], *shape)
+                start = equivalent_position(float(jumped), *curve.shape)
+                l_new = curve_loss(start + self.progress[to][lo:], *curve.shape)
             ok = (t_new <= self.deadline * (1.0 + 1e-9)) & (e_new < self.best)
             if not ok.any():
                 continue

@@ -15,6 +15,13 @@ effective samples lowers the loss by exactly what D samples buy and an epoch of 
 it where it is (docs/pact.md, 'Loss prediction': no free drop). At or below c the curve cannot
 lower the loss and s_eq is infinite.
 
+**Curve families.** ``power`` (the default) is the law above. ``log-logistic`` is
+ℓ(s) = c + a/(1 + (s/s0)^b) for s ≥ 0: a plateau at the start c + a, a fall around s0 and a tail
+towards the floor c, the S shape training curves have in log s (docs/pact.md, 'Loss prediction').
+Above its start it continues linearly, ℓ(s) = c + a·(1 − s/s0) for s < 0, so that a loss a jump
+put above the start still has a position (negative) and an epoch buys exactly its samples there
+too; its inverse is s0·(a/(ℓ − c) − 1)^(1/b) below the start and s0·(1 − (ℓ − c)/a) above.
+
 **Jumps.** Pruning a model of level-0-equivalent loss ℓ0 to level j gives
 g_j(ℓ0) = ℓ0 + jump_j + β_j·(ℓ0 − ℓ₀) = (1 + β_j)·ℓ0 + α_j, α_j = jump_j − β_j·ℓ₀ (ℓ₀ the initial
 loss, β = ``jump_slope``: the jump grows with the loss at pruning time when β > 0). Pruning a
@@ -48,6 +55,7 @@ __all__ = [
     "BITS_PER_BYTE",
     "compute_seconds",
     "curve_loss",
+    "descent_rate",
     "epoch_progress",
     "equivalent_position",
     "jumped_loss",
@@ -110,22 +118,72 @@ def node_samples(fraction: Value, samples: Value, quality: Value, power: float =
     return out
 
 
-def curve_loss(position: Value, a: float, b: float, c: float, s0: float) -> Value:
-    """ℓ(s) = c + a·(s + s0)^(−b) at ``position`` s (s > −s0)."""
-    out: Value = c + a * (position + s0) ** (-b)
-    return out
+def curve_loss(
+    position: Value, a: float, b: float, c: float, s0: float, family: str = "power"
+) -> Value:
+    """ℓ(s) at ``position`` s: c + a·(s + s0)^(−b) (``power``, s > −s0), or c + a/(1 + (s/s0)^b)
+    for s ≥ 0 and c + a·(1 − s/s0) below (``log-logistic``; see the module doc)."""
+    if family == "power":
+        out: Value = c + a * (position + s0) ** (-b)
+        return out
+    if isinstance(position, float):
+        if position < 0.0:
+            return c + a * (1.0 - position / s0)
+        try:
+            return c + a / (1.0 + float((position / s0) ** b))
+        except OverflowError:  # far down the tail: at the floor to double precision
+            return c
+    ahead = np.maximum(position, 0.0)
+    with np.errstate(over="ignore"):
+        curve = c + a / (1.0 + (ahead / s0) ** b)
+    return np.where(position < 0.0, c + a * (1.0 - position / s0), curve)
 
 
-def equivalent_position(loss: Value, a: float, b: float, c: float, s0: float) -> Value:
-    """s_eq = ((ℓ − c)/a)^(−1/b) − s0 for ℓ > c, inf for ℓ ≤ c (no clamp: see the module doc)."""
+def equivalent_position(
+    loss: Value, a: float, b: float, c: float, s0: float, family: str = "power"
+) -> Value:
+    """s_eq with ℓ(s_eq) = ``loss`` for ℓ > c, inf for ℓ ≤ c (no clamp: see the module doc).
+    ``power``: ((ℓ − c)/a)^(−1/b) − s0; ``log-logistic``: s0·(a/(ℓ − c) − 1)^(1/b) below the
+    curve's start c + a, s0·(1 − (ℓ − c)/a) ≤ 0 at or above it."""
     if isinstance(loss, float):
         if loss <= c:
             return float("inf")
-        return float(((loss - c) / a) ** (-1.0 / b)) - s0
+        if family == "power":
+            return float(((loss - c) / a) ** (-1.0 / b)) - s0
+        if loss >= c + a:
+            return s0 * (1.0 - (loss - c) / a)
+        return float(s0 * (a / (loss - c) - 1.0) ** (1.0 / b))
     above = loss > c
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        raw = np.where(above, np.where(above, loss - c, 1.0) / a, 1.0) ** (-1.0 / b) - s0
+        excess = np.where(above, loss - c, 1.0)
+        if family == "power":
+            raw = (excess / a) ** (-1.0 / b) - s0
+        else:
+            inside = np.maximum(a / excess - 1.0, 0.0) ** (1.0 / b)
+            raw = np.where(excess >= a, s0 * (1.0 - excess / a), s0 * inside)
     return np.where(above, raw, np.inf)
+
+
+def descent_rate(
+    loss: FloatArray, a: float, b: float, c: float, s0: float, family: str = "power"
+) -> FloatArray:
+    """−dℓ/ds at the point of the curve where it is at ``loss`` (0 at or below c).
+
+    ``power``: b·(ℓ − c)^(1 + 1/b)·a^(−1/b), increasing in ℓ. ``log-logistic``: with
+    x = a/(ℓ − c) − 1, a·b·x^(1 − 1/b)/(s0·(1 + x)²) below the start (for b > 1 largest at
+    x = (b − 1)/(b + 1): the curve is flat at its start and in its tail), a/s0 at or above it.
+    """
+    above = loss > c
+    excess = np.where(above, loss - c, 1.0)
+    if family == "power":
+        rate = b * excess ** (1.0 + 1.0 / b) * a ** (-1.0 / b)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            x = np.maximum(a / excess - 1.0, 0.0)
+            inside = a * b * x ** (1.0 - 1.0 / b) / (s0 * (1.0 + x) ** 2)
+        rate = np.where(excess >= a, a / s0, np.nan_to_num(inside, nan=0.0, posinf=np.inf))
+    out: FloatArray = np.where(above, rate, 0.0)
+    return out
 
 
 def epoch_progress(samples: Value, full: float, gamma: float) -> Value:

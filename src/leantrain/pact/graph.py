@@ -415,8 +415,8 @@ class _Curves:
             return curve_loss(position, *self._abcs(self.predictor.curves[level]))
 
     @staticmethod
-    def _abcs(curve: Curve) -> tuple[float, float, float, float]:
-        return curve.a, curve.b, curve.c, curve.s0
+    def _abcs(curve: Curve) -> tuple[float, float, float, float, str]:
+        return curve.shape
 
     def cell(self, position: FloatArray, level: int) -> IntArray:
         """The loss cell of a position: its distance from the origin rounded down to a multiple of

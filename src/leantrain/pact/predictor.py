@@ -30,26 +30,35 @@ __all__ = ["Curve", "LossPredictor"]
 
 @dataclass(frozen=True)
 class Curve:
-    """ℓ(s) = c + a·(s + s0)^(−b) for one pruning level."""
+    """One pruning level's curve: ℓ(s) = c + a·(s + s0)^(−b) (``power``) or
+    c + a/(1 + (s/s0)^b) (``log-logistic``; :mod:`leantrain.pact.formulas`)."""
 
     a: float
     b: float
     c: float
     s0: float
+    family: str = "power"
+
+    @property
+    def shape(self) -> tuple[float, float, float, float, str]:
+        """(a, b, c, s0, family): the arguments of the curve formulas."""
+        return self.a, self.b, self.c, self.s0, self.family
 
     def loss(self, samples: float) -> float:
         """ℓ(s) after ``samples`` cumulative effective samples."""
-        return float(curve_loss(float(samples), self.a, self.b, self.c, self.s0))
+        return float(curve_loss(float(samples), *self.shape))
 
     @property
     def start(self) -> float:
-        """ℓ(0), the curve's loss before any training (inf when s0 = 0)."""
-        return math.inf if self.s0 == 0.0 else self.loss(0.0)
+        """ℓ(0), the curve's loss before any training (inf for a power law with s0 = 0)."""
+        if self.family == "power" and self.s0 == 0.0:
+            return math.inf
+        return self.loss(0.0)
 
     def position(self, loss: float) -> float:
         """s_eq: the position on the curve where it reaches ``loss`` (negative above the curve's
         start, inf when ``loss`` ≤ c, which the curve never reaches)."""
-        return float(equivalent_position(float(loss), self.a, self.b, self.c, self.s0))
+        return float(equivalent_position(float(loss), *self.shape))
 
 
 @dataclass(frozen=True)
@@ -69,7 +78,7 @@ class LossPredictor:
         curve = problem.curve
         return LossPredictor(
             tuple(
-                Curve(a, b, c, s0)
+                Curve(a, b, c, s0, curve.family)
                 for a, b, c, s0 in zip(curve.a, curve.b, curve.c, curve.s0, strict=True)
             ),
             tuple(curve.jump),

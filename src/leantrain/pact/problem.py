@@ -90,6 +90,9 @@ class CurveSection(_Strict):
             to the lowest asymptote min c as well, so that pruning further never lowers the
             loss.
         initial_loss: The loss before the first epoch, at level 0.
+        family: The curves' family: ``power`` (the default, ℓ = c + a·(s + s0)^(−b)) or
+            ``log-logistic`` (ℓ = c + a/(1 + (s/s0)^b), s0 > 0: a plateau at the start, a floor
+            c; docs/pact.md, 'Loss prediction').
         participation: γ of the progress P(D) = N·(D/N)^γ an epoch of D effective samples makes
             (docs/pact.md, 'Participation'): one value for every level, or one per level (the
             epoch's level, after any pruning, sets its γ); 1 (the default) is P(D) = D.
@@ -110,10 +113,17 @@ class CurveSection(_Strict):
     jump: list[NonNegative]
     jump_slope: list[Annotated[float, Field(gt=-1.0)]] | None = None
     initial_loss: Positive
+    family: Literal["power", "log-logistic"] = "power"
     participation: float | list[float] = 1.0
     fraction_law: Literal["samples", "steps"] = "samples"
     full_samples: Positive | None = None
     sigma: NonNegative = 0.0
+
+    @model_validator(mode="after")
+    def _family(self) -> CurveSection:
+        if self.family == "log-logistic" and not all(s0 > 0.0 for s0 in self.s0):
+            raise ValueError("s0: the log-logistic family needs every s0 > 0 (its scale)")
+        return self
 
     @field_validator("participation")
     @classmethod

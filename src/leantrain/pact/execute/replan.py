@@ -71,7 +71,8 @@ def remaining_problem(
 
     ``progress_scale`` λ (the online refit, :func:`progress_scale`) stretches the remaining curves
     so that an epoch advances λ times the progress it did in the profile: ℓ′(s) = ℓ(λ·s), i.e.
-    a′ = a·λ^(−b) and s0′ = s0/λ (c, b unchanged). The participation model (γ, N, the fraction
+    a′ = a·λ^(−b) and s0′ = s0/λ for a power law, s0′ = s0/λ for a log-logistic curve (c, b
+    unchanged). The participation model (γ, N, the fraction
     law) and the planning margin (σ, k) are kept.
 
     Returns:
@@ -96,10 +97,15 @@ def remaining_problem(
     }
     if not (progress_scale > 0.0 and math.isfinite(progress_scale)):
         raise ValueError(f"progress_scale must be a positive number, got {progress_scale}")
+    # ℓ′(s) = ℓ(λ·s): a power law's amplitude scales by λ^(−b), a log-logistic's does not (its
+    # s0 is a scale of s, like the power law's offset).
+    power = curve.family == "power"
     raw["curve"] = {
         "a": [
-            a * progress_scale ** (-b) for a, b in zip(curve.a[keep], curve.b[keep], strict=True)
+            a * progress_scale ** (-b) if power else a
+            for a, b in zip(curve.a[keep], curve.b[keep], strict=True)
         ],
+        "family": curve.family,
         "b": list(curve.b[keep]),
         "c": list(curve.c[keep]),
         "s0": [s0 / progress_scale for s0 in curve.s0[keep]],

@@ -1,5 +1,5 @@
-"""The loss curve ℓ(s) = c + a·(s + s0)^(−b) fitted to measured losses, and γ of the
-participation model P(D) = N·(D/N)^γ fitted to epochs of part of the fleet
+"""The loss curve (ℓ(s) = c + a·(s + s0)^(−b), or the log-logistic family) fitted to measured
+losses, and γ of the participation model P(D) = N·(D/N)^γ fitted to epochs of part of the fleet
 (docs/pact-profile-execute.md, 'Profile'). Plain numpy and scipy."""
 
 from __future__ import annotations
@@ -47,20 +47,30 @@ def _power_law(u: np.ndarray, amplitude: float, b: float, c: float, u0: float) -
     return np.asarray(c + amplitude * np.power(u + u0, -b), dtype=np.float64)
 
 
+def _log_logistic(u: np.ndarray, amplitude: float, b: float, c: float, u0: float) -> np.ndarray:
+    ahead = np.maximum(u, 0.0)
+    return np.asarray(c + amplitude / (1.0 + np.power(ahead / u0, b)), dtype=np.float64)
+
+
 def fit_curve(
     samples: Sequence[float],
     losses: Sequence[float],
     *,
     scale: float,
     holdout: int = 0,
+    family: str = "power",
 ) -> CurveFit:
-    """Fit ℓ(s) = c + a·(s + s0)^(−b) to observed (samples, loss) points.
+    """Fit the curve of ``family`` to observed (samples, loss) points: ℓ(s) = c + a·(s + s0)^(−b)
+    (``power``) or c + a/(1 + (s/s0)^b) (``log-logistic``).
 
     The fit runs in units of ``scale`` samples (u = s/scale, so a and s0 stay well conditioned),
-    by :func:`scipy.optimize.curve_fit` (trust-region reflective, bounds a > 0, 0.001 ≤ b ≤ 10,
-    0 ≤ c ≤ the smallest fitted loss, s0 ≥ 0 — strictly positive when a point sits at s = 0) from
-    several starting points (b ∈ {0.5, 1, 2}, s0 ∈ {0.1, 1}·scale, c ∈ {0.5, 0.9}·the smallest
-    loss, a through the first point); the least-squares best is kept.
+    by :func:`scipy.optimize.curve_fit` (trust-region reflective) from several starting points;
+    the least-squares best is kept. ``power``: bounds a > 0, 0.001 ≤ b ≤ 10, 0 ≤ c ≤ the
+    smallest fitted loss, s0 ≥ 0 (strictly positive when a point sits at s = 0); starts
+    b ∈ {0.5, 1, 2}, s0 ∈ {0.1, 1}·scale, c ∈ {0.5, 0.9}·the smallest loss, a through the first
+    point. ``log-logistic``: bounds a > 0, 0.1 ≤ b ≤ 20, 0 ≤ c ≤ the smallest fitted loss,
+    0.001·scale ≤ s0 ≤ 10⁴·scale; starts b ∈ {1, 2, 4}, s0 ∈ {0.5, 2}·scale,
+    c ∈ {0.5, 0.9}·the smallest loss, a = the first loss − c.
 
     Args:
         samples: Cumulative samples of each point, ascending.
@@ -87,26 +97,33 @@ def fit_curve(
     u = s / scale
     fit_u, fit_y = u[: len(u) - holdout], y[: len(y) - holdout]
     floor = float(fit_y.min())
-    u0_low = 1e-3 if fit_u.min() <= 0.0 else 0.0
-    lower = [1e-12, 1e-3, 0.0, u0_low]
-    upper = [np.inf, 10.0, max(floor, 1e-12), 1e4]
+    power = family == "power"
+    if not power and family != "log-logistic":
+        raise ValueError(f"unknown curve family {family!r}")
+    model = _power_law if power else _log_logistic
+    u0_low = 1e-3 if fit_u.min() <= 0.0 or not power else 0.0
+    lower = [1e-12, 1e-3 if power else 0.1, 0.0, u0_low]
+    upper = [np.inf, 10.0 if power else 20.0, max(floor, 1e-12), 1e4]
     best: tuple[float, np.ndarray] | None = None
     failures: list[str] = []
     from scipy.optimize import OptimizeWarning, curve_fit
 
-    for b0 in (0.5, 1.0, 2.0):
-        for u00 in (0.1, 1.0):
+    for b0 in (0.5, 1.0, 2.0) if power else (1.0, 2.0, 4.0):
+        for u00 in (0.1, 1.0) if power else (0.5, 2.0):
             for share in (0.5, 0.9):
                 c0 = share * floor
                 u00_ = max(u00, u0_low)
-                amplitude = max((float(fit_y[0]) - c0) * (float(fit_u[0]) + u00_) ** b0, 1e-6)
+                if power:
+                    amplitude = max((float(fit_y[0]) - c0) * (float(fit_u[0]) + u00_) ** b0, 1e-6)
+                else:
+                    amplitude = max(float(fit_y[0]) - c0, 1e-6)
                 start = np.clip([amplitude, b0, c0, u00_], lower, upper)
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("error", OptimizeWarning)
                         warnings.simplefilter("ignore", RuntimeWarning)
                         params, _ = curve_fit(
-                            _power_law,
+                            model,
                             fit_u,
                             fit_y,
                             p0=start,
@@ -116,7 +133,7 @@ def fit_curve(
                 except (RuntimeError, ValueError, OptimizeWarning) as error:
                     failures.append(str(error))
                     continue
-                residual = _power_law(fit_u, *params) - fit_y
+                residual = model(fit_u, *params) - fit_y
                 sse = float(np.dot(residual, residual))
                 if math.isfinite(sse) and (best is None or sse < best[0]):
                     best = (sse, params)
@@ -125,7 +142,11 @@ def fit_curve(
         raise ValueError(f"curve_fit did not converge: {reason}")
     sse, (amplitude, b, c, u0) = best
     curve = Curve(
-        a=float(amplitude) * scale ** float(b), b=float(b), c=float(c), s0=float(u0) * scale
+        a=float(amplitude) * scale ** float(b) if power else float(amplitude),
+        b=float(b),
+        c=float(c),
+        s0=float(u0) * scale,
+        family=family,
     )
     fit_rmse = math.sqrt(sse / len(fit_u))
     if holdout:

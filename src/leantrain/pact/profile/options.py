@@ -50,6 +50,8 @@ class ProfileOptions:
             an epoch's effective samples, ``steps`` (q·f^(1/γ)·d, progress linear in the
             fraction, as FedAvg's local steps make it) or ``samples`` (q·f·d; docs/pact.md,
             'Participation'). It changes nothing that is measured.
+        curve_family: The family of the fitted curves, ``power`` or ``log-logistic``
+            (``curve.family``; docs/pact.md, 'Loss prediction').
     """
 
     levels: tuple[float, ...] = DEFAULT_LEVELS
@@ -65,6 +67,7 @@ class ProfileOptions:
     participation_draw: Literal["redrawn", "fixed"] = "redrawn"
     participation_per_level: bool = False
     fraction_law: Literal["samples", "steps"] = "steps"
+    curve_family: Literal["power", "log-logistic"] = "power"
 
     @property
     def passes(self) -> int:
@@ -118,6 +121,8 @@ class ProfileOptions:
             raise InputError(
                 where, "participation_draw", f"unknown draw {self.participation_draw!r}"
             )
+        if self.curve_family not in ("power", "log-logistic"):
+            raise InputError(where, "curve_family", f"unknown family {self.curve_family!r}")
         if self.fraction_law not in ("samples", "steps"):
             raise InputError(where, "fraction_law", f"unknown law {self.fraction_law!r}")
         if any(not 0.0 < share < 1.0 for share in self.participation):

@@ -128,7 +128,12 @@ class ProfileResult:
                 " removed).\n"
             ),
             "[curve]": (
-                "# l(s) = c + a*(s + s0)^(-b) per level, s = cumulative samples from the initial"
+                (
+                    "# l(s) = c + a*(s + s0)^(-b)"
+                    if self.options.curve_family == "power"
+                    else "# l(s) = c + a/(1 + (s/s0)^b) (log-logistic)"
+                )
+                + " per level, s = cumulative samples from the initial"
                 " model;\n# jump[j] + jump_slope[j]*(l - initial_loss): held-out loss added by"
                 " pruning to\n# level j a model at loss l (fitted to the warm-up model and two"
                 " checkpoints);"

@@ -231,7 +231,13 @@ class _Profiler:
         samples.extend(float((first + k + 1) * n) for k in range(count))
         losses.extend(trained)
         try:
-            fit = fit_curve(samples, losses, scale=float(n), holdout=options.holdout)
+            fit = fit_curve(
+                samples,
+                losses,
+                scale=float(n),
+                holdout=options.holdout,
+                family=options.curve_family,
+            )
         except ValueError as error:
             raise InputError(
                 self.source,

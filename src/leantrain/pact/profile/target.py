@@ -62,6 +62,7 @@ def problem_raw(
             "jump": [float(lv.jump) for lv in levels],
             "jump_slope": [float(lv.jump_slope) for lv in levels],
             "initial_loss": float(initial_loss),
+            "family": options.curve_family,
             "fraction_law": options.fraction_law,
         },
         "options": {
