@@ -98,16 +98,25 @@ def config(fleet: str, seed: int, quick: bool) -> RunConfig:
 #: Profile variants beside the library defaults (""): the options each changes.
 VARIANTS: dict[str, dict[str, Any]] = {
     "": {},
-    # The two profile variants ran before the fraction law "steps" became the default.
-    "per-level": {"participation_per_level": True, "fraction_law": "samples"},
-    "fixed-subsets": {"participation_draw": "fixed", "fraction_law": "samples"},
-    "fraction-samples": {"fraction_law": "samples"},
-    "log-logistic": {"curve_family": "log-logistic"},
+    # The profile variants below ran before the log-logistic family and the fraction law
+    # "steps" became the defaults: each names the options it ran with.
+    "power": {"curve_family": "power"},
+    "per-level": {
+        "participation_per_level": True,
+        "fraction_law": "samples",
+        "curve_family": "power",
+    },
+    "fixed-subsets": {
+        "participation_draw": "fixed",
+        "fraction_law": "samples",
+        "curve_family": "power",
+    },
+    "fraction-samples": {"fraction_law": "samples", "curve_family": "power"},
 }
 
 #: Variants whose option changes only what the profile writes into the problem, not what it
-#: measures: they reuse the defaults' profile rather than training it again.
-WRITE_ONLY_VARIANTS = frozenset({"fraction-samples"})
+#: measures: they reuse another variant's profile (named here) rather than training it again.
+WRITE_ONLY_VARIANTS: dict[str, str] = {"fraction-samples": "power"}
 
 
 def options(quick: bool, variant_name: str = "") -> ProfileOptions:
@@ -150,8 +159,9 @@ class Profiled:
 def profiled(fleet: str, quick: bool, variant_name: str = "") -> Profiled:
     """Profile ``fleet`` at seed 0, or read the saved profile."""
     if variant_name in WRITE_ONLY_VARIANTS:
-        base = profiled(fleet, quick)
-        curve = base.problem.curve.model_copy(update=VARIANTS[variant_name])
+        base = profiled(fleet, quick, WRITE_ONLY_VARIANTS[variant_name])
+        written = {"fraction_law": VARIANTS[variant_name]["fraction_law"]}
+        curve = base.problem.curve.model_copy(update=written)
         problem = base.problem.model_copy(update={"curve": curve})
         return Profiled(fleet, problem, base.seconds, base.summary)
     directory = results_directory(quick, variant_name) / fleet
@@ -368,6 +378,7 @@ def report(
 ) -> str:
     """The markdown section body."""
     laws = sorted({base.problem.curve.fraction_law for base in profiles})
+    families = sorted({base.problem.curve.family for base in profiles})
     lines = [
         "MNIST, 6,000 training images IID over each fleet, 2,000 test images, mnist-cnn. "
         "Fleets: *tiered* (16 nodes: 8 phones fitting the model from pruning 0.5 on, 5 tablets "
@@ -375,7 +386,8 @@ def report(
         "fleet is profiled once (the library's defaults but for a variant's option: `fedavg` "
         "passes, levels 0/0.25/0.5/0.75, 8 passes per level, 2 held out, participation runs at "
         "1/16, 1/4 and 1/2 of the devices, jumps at three checkpoints, planning margin "
-        f"k = 1 × σ, fraction law `{'/'.join(laws)}`). Targets: the loss the profile predicts "
+        f"k = 1 × σ, fraction law `{'/'.join(laws)}`, curve family `{'/'.join(families)}`). "
+        "Targets: the loss the profile predicts "
         "after 4, 8 and 12 reference epochs, deadline 1.5 × as many reference epochs. Plans by "
         f"`pact` (ε = {EPSILON}; interchangeable nodes take turns); executed with real FedAvg "
         "rounds at seed 0 (the profile's) and seed 1 (other initial weights and sample orders), "
@@ -435,8 +447,8 @@ def main(argv: list[str] | None = None) -> None:
         choices=[name for name in VARIANTS if name],
         help="a profile variant (its own results and section): per-level (one γ per pruning "
         "level), fixed-subsets (participation runs train the same devices every epoch) or "
-        "fraction-samples (curve.fraction_law = samples: a fraction counts as that share of "
-        "the data) or log-logistic (curves with a plateau and a floor)",
+        "fraction-samples (power curves, curve.fraction_law = samples: a fraction counts as that "
+        "share of the data) or power (power-law curves)",
     )
     args = parser.parse_args([] if argv is None else argv)
     torch.set_num_threads(args.threads)
@@ -455,8 +467,9 @@ def main(argv: list[str] | None = None) -> None:
         )
         if name in WRITE_ONLY_VARIANTS:
             body = (
-                "The option changes only what the problem file says, so the profiles (and their "
-                "wall times) are those of the defaults' run, not measured again.\n\n" + body
+                "The fraction law changes only what the problem file says, so the profiles (and "
+                f"their wall times) are those of the variant {WRITE_ONLY_VARIANTS[name]}, not "
+                "measured again.\n\n" + body
             )
         write_section(
             f"pact-predictor-{name}",

@@ -59,7 +59,7 @@ def test_problem_round_trips_through_load_problem(
     text = path.read_text()
     assert text.startswith("# PACT problem profiled")
     assert "held-out RMSE" in text
-    assert "# l(s) = c + a*(s + s0)^(-b)" in text
+    assert "# l(s) = c + a/(1 + (s/s0)^b) (log-logistic)" in text  # the default family
     problem = result.problem
     assert problem.levels == list(OPTIONS.levels)
     assert [node.name for node in problem.node] == [d.name for d in setup.fleet.devices]

@@ -334,8 +334,8 @@ def profile_command(
         ),
     ] = "steps",
     curve_family: Annotated[
-        str, typer.Option(help="Family of the fitted loss curves: power or log-logistic.")
-    ] = "power",
+        str, typer.Option(help="Family of the fitted loss curves: log-logistic or power.")
+    ] = "log-logistic",
     force: _Force = False,
 ) -> None:
     """Profile the model per pruning level and fit the loss predictor: a PACT problem file."""

@@ -50,8 +50,9 @@ class ProfileOptions:
             an epoch's effective samples, ``steps`` (q·f^(1/γ)·d, progress linear in the
             fraction, as FedAvg's local steps make it) or ``samples`` (q·f·d; docs/pact.md,
             'Participation'). It changes nothing that is measured.
-        curve_family: The family of the fitted curves, ``power`` or ``log-logistic``
-            (``curve.family``; docs/pact.md, 'Loss prediction').
+        curve_family: The family of the fitted curves, ``log-logistic`` (a plateau at the start
+            and a floor, as measured curves have) or ``power`` (``curve.family``; docs/pact.md,
+            'Loss prediction').
     """
 
     levels: tuple[float, ...] = DEFAULT_LEVELS
@@ -67,7 +68,7 @@ class ProfileOptions:
     participation_draw: Literal["redrawn", "fixed"] = "redrawn"
     participation_per_level: bool = False
     fraction_law: Literal["samples", "steps"] = "steps"
-    curve_family: Literal["power", "log-logistic"] = "power"
+    curve_family: Literal["power", "log-logistic"] = "log-logistic"
 
     @property
     def passes(self) -> int:
