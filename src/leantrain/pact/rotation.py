@@ -23,14 +23,18 @@ from leantrain.pact.problem import NodeSection, Problem
 __all__ = ["interchangeable_classes", "take_turns"]
 
 
-def _signature(node: NodeSection) -> tuple[tuple[str, object], ...]:
+#: The fields two interchangeable nodes share: all but the name.
+_FIELDS = tuple(sorted(name for name in NodeSection.model_fields if name != "name"))
+
+
+def _signature(node: NodeSection) -> tuple[object, ...]:
     """Every field of ``node`` but its name."""
-    return tuple(sorted((k, v) for k, v in node.model_dump().items() if k != "name"))
+    return tuple(getattr(node, field) for field in _FIELDS)
 
 
 def interchangeable_classes(problem: Problem) -> dict[str, tuple[str, ...]]:
     """Node name → the names of its class (itself included), in fleet order."""
-    classes: dict[tuple[tuple[str, object], ...], list[str]] = defaultdict(list)
+    classes: dict[tuple[object, ...], list[str]] = defaultdict(list)
     for node in problem.node:
         classes[_signature(node)].append(node.name)
     return {name: tuple(names) for names in classes.values() for name in names}
