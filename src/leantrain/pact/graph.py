@@ -79,7 +79,7 @@ from leantrain.pact.formulas import (
 )
 from leantrain.pact.knapsack import CapCover, LevelItems, cover_targets, level_caps, level_items
 from leantrain.pact.plan import Decision, evaluate
-from leantrain.pact.predictor import Curve, LossPredictor
+from leantrain.pact.predictor import LossPredictor
 from leantrain.pact.problem import Problem
 
 __all__ = ["EpochOptions", "SearchResult", "epoch_options", "shortest_plan"]
@@ -407,16 +407,12 @@ class _Curves:
     def position(self, loss: FloatArray, level: int) -> FloatArray:
         """s_eq of ``loss`` (already jumped) on ``level``'s curve: inf when at or below c."""
         curve = self.predictor.curves[level]
-        return equivalent_position(np.asarray(loss, dtype=np.float64), *self._abcs(curve))
+        return equivalent_position(np.asarray(loss, dtype=np.float64), *curve.shape)
 
     def loss(self, position: FloatArray, level: int) -> FloatArray:
         """ℓ at ``position`` on ``level``'s curve (finite positions)."""
         with np.errstate(over="ignore"):
-            return curve_loss(position, *self._abcs(self.predictor.curves[level]))
-
-    @staticmethod
-    def _abcs(curve: Curve) -> tuple[float, float, float, float, str]:
-        return curve.shape
+            return curve_loss(position, *self.predictor.curves[level].shape)
 
     def cell(self, position: FloatArray, level: int) -> IntArray:
         """The loss cell of a position: its distance from the origin rounded down to a multiple of
