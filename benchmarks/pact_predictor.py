@@ -112,11 +112,24 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "curve_family": "power",
     },
     "fraction-samples": {"fraction_law": "samples", "curve_family": "power"},
+    # The same option with today's defaults (log-logistic curves, fraction law "steps", turns).
+    "per-level-now": {"participation_per_level": True},
+    # A floor on the final epoch's share of a whole-fleet epoch (docs/pact.md, 'The final epoch').
+    "final-quarter": {"final_share": 0.25},
+    "final-half": {"final_share": 0.5},
+    "per-level-final-quarter": {"participation_per_level": True, "final_share": 0.25},
+    "per-level-final-half": {"participation_per_level": True, "final_share": 0.5},
 }
 
 #: Variants whose option changes only what the profile writes into the problem, not what it
 #: measures: they reuse another variant's profile (named here) rather than training it again.
-WRITE_ONLY_VARIANTS: dict[str, str] = {"fraction-samples": "power"}
+WRITE_ONLY_VARIANTS: dict[str, str] = {
+    "fraction-samples": "power",
+    "final-quarter": "",
+    "final-half": "",
+    "per-level-final-quarter": "per-level-now",
+    "per-level-final-half": "per-level-now",
+}
 
 
 def options(quick: bool, variant_name: str = "") -> ProfileOptions:
@@ -160,9 +173,15 @@ def profiled(fleet: str, quick: bool, variant_name: str = "") -> Profiled:
     """Profile ``fleet`` at seed 0, or read the saved profile."""
     if variant_name in WRITE_ONLY_VARIANTS:
         base = profiled(fleet, quick, WRITE_ONLY_VARIANTS[variant_name])
-        written = {"fraction_law": VARIANTS[variant_name]["fraction_law"]}
-        curve = base.problem.curve.model_copy(update=written)
-        problem = base.problem.model_copy(update={"curve": curve})
+        changed = VARIANTS[variant_name]
+        # Each option names the problem field it writes: curve.fraction_law, options.final_share.
+        sections = {"curve": base.problem.curve, "options": base.problem.options}
+        update = {
+            name: section.model_copy(update={k: v for k, v in changed.items() if k in fields})
+            for name, section in sections.items()
+            if (fields := type(section).model_fields)
+        }
+        problem = base.problem.model_copy(update=update)
         return Profiled(fleet, problem, base.seconds, base.summary)
     directory = results_directory(quick, variant_name) / fleet
     path, meta = directory / "problem.toml", directory / "profile.json"
@@ -448,7 +467,10 @@ def main(argv: list[str] | None = None) -> None:
         help="a profile variant (its own results and section): per-level (one γ per pruning "
         "level), fixed-subsets (participation runs train the same devices every epoch) or "
         "fraction-samples (power curves, curve.fraction_law = samples: a fraction counts as that "
-        "share of the data) or power (power-law curves)",
+        "share of the data), power (power-law curves), per-level-now (one γ per level with "
+        "today's defaults), final-quarter or final-half (the final epoch trains at least a "
+        "quarter or half of a whole-fleet epoch), per-level-final-quarter or per-level-final-half "
+        "(both)",
     )
     args = parser.parse_args([] if argv is None else argv)
     torch.set_num_threads(args.threads)
@@ -467,7 +489,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         if name in WRITE_ONLY_VARIANTS:
             body = (
-                "The fraction law changes only what the problem file says, so the profiles (and "
+                "This option changes only what the problem file says, so the profiles (and "
                 f"their wall times) are those of the variant {WRITE_ONLY_VARIANTS[name]}, not "
                 "measured again.\n\n" + body
             )

@@ -25,6 +25,8 @@ PLANNER = [
     "leantrain.pact.predictor",
     "leantrain.pact.plan",
     "leantrain.pact.graph",
+    "leantrain.pact.polish",
+    "leantrain.pact.rotation",
     "leantrain.pact.knapsack",
     "leantrain.pact.bounds",
     "leantrain.pact.exact",

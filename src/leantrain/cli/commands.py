@@ -336,6 +336,10 @@ def profile_command(
     curve_family: Annotated[
         str, typer.Option(help="Family of the fitted loss curves: log-logistic or power.")
     ] = "log-logistic",
+    final_share: Annotated[
+        float,
+        typer.Option(help="Least share of a whole-fleet epoch the final epoch of a plan trains."),
+    ] = 0.0,  # ProfileOptions.final_share (not imported here: it would load torch)
     force: _Force = False,
 ) -> None:
     """Profile the model per pruning level and fit the loss predictor: a PACT problem file."""
@@ -358,6 +362,7 @@ def profile_command(
         participation_per_level=participation_per_level,
         fraction_law=fraction_law,  # type: ignore[arg-type]  # checked by ProfileOptions.check
         curve_family=curve_family,  # type: ignore[arg-type]  # checked by ProfileOptions.check
+        final_share=final_share,
     )
     options.check()
     run_config = load_config(config)

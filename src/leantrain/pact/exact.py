@@ -28,7 +28,10 @@ strictly cheaper than the incumbent:
    deadline, or when the epochs it still needs exceed ``max_epochs``. The lower bounds are those of
    :mod:`leantrain.pact.bounds` (the autonomous loss law, and the Lagrangian dual of an LP
    relaxation over the undominated sets with the deadline and the epoch cap), each proven there.
-   A plan stops at the first epoch that reaches the target: further epochs only cost.
+   A plan stops at the first epoch that reaches the target: further epochs only cost. Under a
+   floor on the final epoch's samples (docs/pact.md, 'The final epoch') a plan ends only with a
+   set of at least the floor; the order argument of 2. then holds for every epoch of the last run
+   but the final one, so the final set may be any set of its level.
 4. *Dominated states.* A partial plan is cut when an already expanded one at the same level
    dominates it: its run may continue with every set this one's may (no higher first allowed
    set index), it used no more epochs, and its loss, time and energy are no higher. Every
@@ -270,6 +273,9 @@ class _Search:
             steps=np.r_[0.0, 2.0 ** np.arange(-6.0, 7.0)],
         )
         self.curves = predictor.curves
+        self.floor = problem.final_samples > 0.0
+        floor = problem.final_samples * (1.0 - 1e-12)
+        self.may_end = [s.samples >= floor for s in sets]
 
     def run(self) -> list[tuple[int, int]] | None:
         """Search from the initial state; the best path strictly cheaper than the incumbent."""
@@ -327,22 +333,28 @@ class _Search:
             lo = first if to == level else 0
             if lo >= len(s.time):
                 continue
+            # Under a floor on the final epoch (docs/pact.md, 'The final epoch') the run's order
+            # argument holds for every epoch but the last, so the final set may be any set of the
+            # level, not only those from ``lo`` on.
+            span = 0 if self.floor else lo
             jumped = self.predictor.after_jump(loss, level, to)
-            t_new = elapsed + s.time[lo:]
-            e_new = energy + s.energy[lo:]
+            t_new = elapsed + s.time[span:]
+            e_new = energy + s.energy[span:]
             curve = self.curves[to]
             if jumped <= curve.c:
                 l_new = np.full(len(t_new), jumped)
             else:
                 start = equivalent_position(float(jumped), *curve.shape)
-                l_new = curve_loss(start + self.progress[to][lo:], *curve.shape)
+                l_new = curve_loss(start + self.progress[to][span:], *curve.shape)
             ok = (t_new <= self.deadline * (1.0 + 1e-9)) & (e_new < self.best)
             if not ok.any():
                 continue
-            near = ok & (l_new <= self.target * (1.0 + 1e-9))
+            # A plan ends with a set of at least the floor; one that reaches the target with a
+            # smaller set may still go on.
+            near = ok & (l_new <= self.target * (1.0 + 1e-9)) & self.may_end[to][span:]
             done = np.zeros(len(t_new), dtype=bool)
             for j in np.flatnonzero(near)[np.argsort(e_new[near], kind="stable")]:
-                candidate = [*path, (to, lo + int(j))]
+                candidate = [*path, (to, span + int(j))]
                 clear = l_new[j] <= self.target * (1.0 - 1e-9) and t_new[j] <= self.deadline * (
                     1.0 - 1e-9
                 )
@@ -353,6 +365,7 @@ class _Search:
             if left <= 0:
                 continue
             go = np.flatnonzero(ok & ~done)
+            go = go[go >= lo - span]
             if len(go) == 0:
                 continue
             keep, scores = self._promising(to, l_new[go], t_new[go], e_new[go], left)
@@ -361,7 +374,7 @@ class _Search:
                     (
                         float(score),
                         to,
-                        lo + int(j),
+                        span + int(j),
                         float(l_new[j]),
                         float(t_new[j]),
                         float(e_new[j]),

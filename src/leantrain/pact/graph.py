@@ -62,6 +62,7 @@ the vertices, and with many nodes the knapsacks dominate.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -79,6 +80,7 @@ from leantrain.pact.formulas import (
 )
 from leantrain.pact.knapsack import CapCover, LevelItems, cover_targets, level_caps, level_items
 from leantrain.pact.plan import Decision, evaluate
+from leantrain.pact.polish import Menu, polish
 from leantrain.pact.predictor import LossPredictor
 from leantrain.pact.problem import Problem
 
@@ -316,8 +318,12 @@ def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
         picks.append((index, ok[sorted(chosen)]))
     if not covers:  # no epoch fits the deadline at this level
         return _no_options(level, items, count)
-    energy = np.stack([c.energy for c in covers])
     time = np.stack([c.time for c in covers])
+    # A final epoch trains at least the problem's floor (docs/pact.md, 'The final epoch').
+    energy = np.stack([c.energy for c in covers])
+    if problem.final_samples > 0.0:
+        below = np.stack([c.samples for c in covers]) < problem.final_samples * (1.0 - 1e-12)
+        energy = np.where(below, np.inf, energy)
     # Suffix minimum over the targets: the cheapest set that covers target m or more.
     final_energy = energy.copy()
     final_target = np.tile(np.arange(count, dtype=np.int64), (len(covers), 1))
@@ -542,6 +548,7 @@ def shortest_plan(
     problem: Problem,
     epsilon: float,
     incumbent: tuple[float, list[Decision]] | None = None,
+    polish: bool = True,
 ) -> SearchResult:
     """Search the time-expanded graph at granularity ``epsilon``.
 
@@ -550,6 +557,8 @@ def shortest_plan(
         epsilon: The granularity of the grids (see the module doc).
         incumbent: A known feasible plan (energy, decisions) to beat; only strictly cheaper plans
             are searched for, and the incumbent is returned when none is found.
+        polish: Polish the plan found with pair exchanges over the full tables
+            (:mod:`leantrain.pact.polish`; never worse).
 
     Returns:
         The best plan found (the incumbent when nothing beats it), checked with
@@ -557,7 +566,7 @@ def shortest_plan(
     """
     levels = len(problem.model.levels)
     options = [epoch_options(problem, level, epsilon) for level in range(levels)]
-    return _Search(problem, epsilon, options, incumbent).run()
+    return _Search(problem, epsilon, options, incumbent, polish).run()
 
 
 class _Search:
@@ -569,8 +578,10 @@ class _Search:
         epsilon: float,
         options: list[EpochOptions],
         incumbent: tuple[float, list[Decision]] | None,
+        polish: bool = True,
     ) -> None:
         self.problem = problem
+        self.polish = polish
         self.epsilon = epsilon
         self.options = options
         self.levels = len(options)
@@ -821,9 +832,39 @@ class _Search:
             while label > 0:
                 path.append(int(edges[label]))
                 label = int(parents[label])
-            decisions = [self._decision(e) for e in reversed(path)]
+            path.reverse()
+            decisions = [self._decision(e) for e in path]
             plan = evaluate(self.problem, decisions, solver="pact", epsilon=self.epsilon)
             if plan.feasible and plan.energy_j < result.energy:
                 result.decisions, result.energy = decisions, plan.energy_j
+                if self.polish:
+                    self._polish(path, plan.duration_s)
                 break
         return result
+
+    def _polish(self, path: list[int], duration: float) -> None:
+        """Pair exchanges over the full tables (:mod:`leantrain.pact.polish`); kept only when
+        evaluate accepts the polished plan and it is cheaper."""
+        entries = [divmod(divmod(e, self.targets)[0], self.caps_most) for e in path]
+        levels = [level for level, _ in entries]
+        cells = [(cover, e % self.targets) for (_, cover), e in zip(entries, path, strict=True)]
+        runs = {lv for lv, nxt in itertools.pairwise(levels) if lv == nxt}
+        menus = [
+            Menu.of(self.problem, lv, self.options[lv].covers) if lv in runs else None
+            for lv in range(self.levels)
+        ]
+        slack = max(0.0, self.deadline - duration) * (1.0 - 1e-9)
+        # Under a floor on the final epoch (docs/pact.md, 'The final epoch') the final epoch
+        # stays as it is: an exchange could move it below the floor.
+        fixed = 1 if self.problem.final_samples > 0.0 else 0
+        polished = polish(levels[: len(levels) - fixed], cells[: len(cells) - fixed], menus, slack)
+        polished += cells[len(cells) - fixed :]
+        if polished == cells:
+            return
+        decisions = [
+            self.options[lv].decision(self.problem, cover, target)
+            for lv, (cover, target) in zip(levels, polished, strict=True)
+        ]
+        plan = evaluate(self.problem, decisions, solver="pact", epsilon=self.epsilon)
+        if plan.feasible and plan.energy_j < self.result.energy:
+            self.result.decisions, self.result.energy = decisions, plan.energy_j

@@ -243,13 +243,15 @@ def evaluate(
     loss, level, now = predictor.initial_loss, 0, 0.0
     epochs: list[EpochFigures] = []
     total = 0.0
+    samples = 0.0
     for index, decision in enumerate(decisions):
         problem_here = check_decision(problem, decision, level)
         if problem_here:
             raise ValueError(f"epoch {index}: {problem_here}")
         duration = epoch_time(problem, decision)
         energy = epoch_energy(problem, decision)
-        loss = predictor.step(loss, level, decision.level, effective_samples(problem, decision))
+        samples = effective_samples(problem, decision)
+        loss = predictor.step(loss, level, decision.level, samples)
         level = decision.level
         epochs.append(
             EpochFigures(
@@ -264,7 +266,13 @@ def evaluate(
         )
         now += duration
         total += energy
-    meets = bool(epochs) and loss <= problem.target.loss and now <= problem.target.deadline_s
+    # The final epoch must train at least the floor of docs/pact.md, 'The final epoch'.
+    meets = (
+        bool(epochs)
+        and loss <= problem.target.loss
+        and now <= problem.target.deadline_s
+        and samples >= problem.final_samples * (1.0 - 1e-12)
+    )
     status: PlanStatus = ("optimal" if optimal else "feasible") if meets else "infeasible"
     return Plan(
         status=status,

@@ -137,12 +137,14 @@ class CurveSection(_Strict):
 
 
 class OptionsSection(_Strict):
-    """Allowed data fractions (each node trains f·d_n samples per epoch), the epoch cap, and the
-    planning margin k: plans aim at ℓ* − k·σ (docs/pact.md, 'Planning margin')."""
+    """Allowed data fractions (each node trains f·d_n samples per epoch), the epoch cap, the
+    planning margin k: plans aim at ℓ* − k·σ (docs/pact.md, 'Planning margin'), and the final
+    epoch's least share of a whole-fleet epoch (docs/pact.md, 'The final epoch')."""
 
     data_fractions: list[Annotated[float, Field(ge=0.0, le=1.0)]] = Field(min_length=1)
     max_epochs: Annotated[int, Field(ge=1)] = 60
     margin: NonNegative = DEFAULT_MARGIN
+    final_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
 
     @model_validator(mode="after")
     def _fractions(self) -> OptionsSection:
@@ -238,6 +240,12 @@ class Problem(_Strict):
         if self.curve.full_samples is not None:
             return self.curve.full_samples
         return max(1.0, sum(node.quality * node.samples for node in self.node))
+
+    @property
+    def final_samples(self) -> float:
+        """The least effective samples of a plan's final epoch: ``options.final_share`` × N
+        (docs/pact.md, 'The final epoch'; 0 when there is no floor)."""
+        return self.options.final_share * self.full_samples
 
     @property
     def gammas(self) -> list[float]:

@@ -10,10 +10,13 @@ from typing import Literal
 
 from leantrain.errors import InputError
 
-__all__ = ["DEFAULT_LEVELS", "ProfileOptions", "ProfileProgress"]
+__all__ = ["DEFAULT_FINAL_SHARE", "DEFAULT_LEVELS", "ProfileOptions", "ProfileProgress"]
 
 #: The pruning levels profiled when none are given.
 DEFAULT_LEVELS = (0.0, 0.25, 0.5, 0.75)
+
+#: ``[options] final_share`` written when none is given (docs/pact.md, 'The final epoch').
+DEFAULT_FINAL_SHARE = 0.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class ProfileOptions:
         curve_family: The family of the fitted curves, ``log-logistic`` (a plateau at the start
             and a floor, as measured curves have) or ``power`` (``curve.family``; docs/pact.md,
             'Loss prediction').
+        final_share: ``[options] final_share`` of the problem written: the least share of a
+            whole-fleet epoch a plan's final epoch trains (docs/pact.md, 'The final epoch').
     """
 
     levels: tuple[float, ...] = DEFAULT_LEVELS
@@ -69,6 +74,7 @@ class ProfileOptions:
     participation_per_level: bool = False
     fraction_law: Literal["samples", "steps"] = "steps"
     curve_family: Literal["power", "log-logistic"] = "log-logistic"
+    final_share: float = DEFAULT_FINAL_SHARE
 
     @property
     def passes(self) -> int:
@@ -132,6 +138,8 @@ class ProfileOptions:
             )
         if self.max_epochs is not None and self.max_epochs < 1:
             raise InputError(where, "max_epochs", f"must be at least 1, got {self.max_epochs}")
+        if not 0.0 <= self.final_share <= 1.0:
+            raise InputError(where, "final_share", f"must lie in [0, 1], got {self.final_share}")
 
 
 @dataclass(frozen=True)
