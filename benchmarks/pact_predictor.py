@@ -98,37 +98,46 @@ def config(fleet: str, seed: int, quick: bool) -> RunConfig:
 #: Profile variants beside the library defaults (""): the options each changes.
 VARIANTS: dict[str, dict[str, Any]] = {
     "": {},
-    # The profile variants below ran before the log-logistic family and the fraction law
-    # "steps" became the defaults: each names the options it ran with.
-    "power": {"curve_family": "power"},
+    # The variants below ran before today's defaults (log-logistic curves, the fraction law
+    # "steps", a final epoch of at least a quarter of the fleet's work): each names the options
+    # it ran with.
+    "power": {"curve_family": "power", "final_share": 0.0},
     "per-level": {
         "participation_per_level": True,
         "fraction_law": "samples",
         "curve_family": "power",
+        "final_share": 0.0,
     },
     "fixed-subsets": {
         "participation_draw": "fixed",
         "fraction_law": "samples",
         "curve_family": "power",
+        "final_share": 0.0,
     },
-    "fraction-samples": {"fraction_law": "samples", "curve_family": "power"},
-    # The same option with today's defaults (log-logistic curves, fraction law "steps", turns).
-    "per-level-now": {"participation_per_level": True},
-    # A floor on the final epoch's share of a whole-fleet epoch (docs/pact.md, 'The final epoch').
-    "final-quarter": {"final_share": 0.25},
+    "fraction-samples": {"fraction_law": "samples", "curve_family": "power", "final_share": 0.0},
+    "per-level-now": {"participation_per_level": True, "final_share": 0.0},
+    # Floors on an epoch's share (docs/pact.md, 'Epoch floors'): the final epoch's floor halfway
+    # (the default is a quarter), and a floor under every epoch.
     "final-half": {"final_share": 0.5},
     "per-level-final-quarter": {"participation_per_level": True, "final_share": 0.25},
     "per-level-final-half": {"participation_per_level": True, "final_share": 0.5},
+    "min-quarter": {"min_share": 0.25, "final_share": 0.0},
+    "per-level-min-quarter": {
+        "participation_per_level": True,
+        "min_share": 0.25,
+        "final_share": 0.0,
+    },
 }
 
 #: Variants whose option changes only what the profile writes into the problem, not what it
 #: measures: they reuse another variant's profile (named here) rather than training it again.
 WRITE_ONLY_VARIANTS: dict[str, str] = {
     "fraction-samples": "power",
-    "final-quarter": "",
     "final-half": "",
     "per-level-final-quarter": "per-level-now",
     "per-level-final-half": "per-level-now",
+    "min-quarter": "",
+    "per-level-min-quarter": "per-level-now",
 }
 
 
@@ -398,6 +407,10 @@ def report(
     """The markdown section body."""
     laws = sorted({base.problem.curve.fraction_law for base in profiles})
     families = sorted({base.problem.curve.family for base in profiles})
+    floors = sorted(
+        {(base.problem.options.min_share, base.problem.options.final_share) for base in profiles}
+    )
+    floor_text = "/".join(f"{m:g} and {f:g}" for m, f in floors)
     lines = [
         "MNIST, 6,000 training images IID over each fleet, 2,000 test images, mnist-cnn. "
         "Fleets: *tiered* (16 nodes: 8 phones fitting the model from pruning 0.5 on, 5 tablets "
@@ -405,7 +418,9 @@ def report(
         "fleet is profiled once (the library's defaults but for a variant's option: `fedavg` "
         "passes, levels 0/0.25/0.5/0.75, 8 passes per level, 2 held out, participation runs at "
         "1/16, 1/4 and 1/2 of the devices, jumps at three checkpoints, planning margin "
-        f"k = 1 × σ, fraction law `{'/'.join(laws)}`, curve family `{'/'.join(families)}`). "
+        f"k = 1 × σ, fraction law `{'/'.join(laws)}`, curve family `{'/'.join(families)}`, "
+        f"floors on every epoch's and the final epoch's share (`min_share` and `final_share`) "
+        f"{floor_text}). "
         "Targets: the loss the profile predicts "
         "after 4, 8 and 12 reference epochs, deadline 1.5 × as many reference epochs. Plans by "
         f"`pact` (ε = {EPSILON}; interchangeable nodes take turns); executed with real FedAvg "
@@ -468,9 +483,9 @@ def main(argv: list[str] | None = None) -> None:
         "level), fixed-subsets (participation runs train the same devices every epoch) or "
         "fraction-samples (power curves, curve.fraction_law = samples: a fraction counts as that "
         "share of the data), power (power-law curves), per-level-now (one γ per level with "
-        "today's defaults), final-quarter or final-half (the final epoch trains at least a "
-        "quarter or half of a whole-fleet epoch), per-level-final-quarter or per-level-final-half "
-        "(both)",
+        "today's defaults but no floor on the final epoch), final-half (the final epoch trains at "
+        "least half of a whole-fleet epoch), per-level-final-quarter or per-level-final-half "
+        "(both), min-quarter or per-level-min-quarter (every epoch trains at least a quarter)",
     )
     args = parser.parse_args([] if argv is None else argv)
     torch.set_num_threads(args.threads)
@@ -488,10 +503,15 @@ def main(argv: list[str] | None = None) -> None:
             "everything else as in the section 'PACT loss predictor on held-out plans'.\n\n" + body
         )
         if name in WRITE_ONLY_VARIANTS:
+            base = WRITE_ONLY_VARIANTS[name]
+            source = (
+                f"the variant {base}"
+                if base
+                else "the section 'PACT loss predictor on held-out plans'"
+            )
             body = (
                 "This option changes only what the problem file says, so the profiles (and "
-                f"their wall times) are those of the variant {WRITE_ONLY_VARIANTS[name]}, not "
-                "measured again.\n\n" + body
+                f"their wall times) are those of {source}, not measured again.\n\n" + body
             )
         write_section(
             f"pact-predictor-{name}",

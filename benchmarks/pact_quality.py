@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks._doc import write_section
+from leantrain.io import atomic_write_text
 from leantrain.pact import DEFAULT_EPSILON, SOLVERS, Problem, make_solver
 from leantrain.pact.exact import ExactSolver, SearchLimitError
 from leantrain.pact.instances import random_problem
@@ -149,7 +150,7 @@ def resolve(checkpoint: Path, names: Sequence[str]) -> None:
     for record in records:
         record.update(_solve_plans(FAMILIES[record["family"]](record["seed"]), names))
         print(f"{record['family']} {record['seed']}: solved again", flush=True)
-    checkpoint.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    atomic_write_text(checkpoint, "".join(json.dumps(r) + "\n" for r in records))
 
 
 def run(count: int | None, cap_s: float, checkpoint: Path | None) -> list[dict[str, Any]]:

@@ -26,6 +26,8 @@ from leantrain.pact.plan import epoch_time
 from leantrain.pact.predictor import Curve
 from leantrain.pact.problem import DEFAULT_MARGIN
 from leantrain.pact.profile import (
+    DEFAULT_FINAL_SHARE,
+    DEFAULT_MIN_SHARE,
     ProfileOptions,
     ProfileResult,
     fit_curve,
@@ -85,6 +87,9 @@ def test_participation_and_margin_are_measured(result: ProfileResult) -> None:
     assert curve.sigma == held_out_sigma(result.levels) > 0.0
     assert result.problem.options.margin == DEFAULT_MARGIN
     assert result.problem.planning_loss < result.problem.target.loss
+    # The epoch floors of docs/pact.md, 'Epoch floors': the options' values, written.
+    assert result.problem.options.final_share == OPTIONS.final_share == DEFAULT_FINAL_SHARE
+    assert result.problem.options.min_share == OPTIONS.min_share == DEFAULT_MIN_SHARE
     assert "Participation: γ =" in result.toml()
 
 
@@ -298,6 +303,8 @@ def test_fit_curve_rejects_what_it_cannot_fit() -> None:
         (ProfileOptions(max_epochs=0), "max_epochs"),
         (ProfileOptions(fraction_law="nodes"), "fraction_law"),  # type: ignore[arg-type]
         (ProfileOptions(curve_family="cubic"), "curve_family"),  # type: ignore[arg-type]
+        (ProfileOptions(final_share=1.5), "final_share"),
+        (ProfileOptions(min_share=-0.5), "min_share"),
     ],
 )
 def test_bad_options_are_input_errors(options: ProfileOptions, field: str) -> None:
@@ -331,12 +338,13 @@ def test_cli_profile_writes_the_problem_and_refuses_to_overwrite(tmp_path: Path)
     config.write_text(tomli_w.dumps(TINY_RUN))
     out = tmp_path / "problem.toml"
     arguments = ["profile", str(config), "--out", str(out), "--levels", "0,0.5"]
-    arguments += ["--fraction-law", "steps"]
+    arguments += ["--fraction-law", "steps", "--final-share", "0.5", "--min-share", "0.125"]
     result = runner.invoke(app, [*arguments, "--epochs", "5", "--holdout", "1"])
     assert result.exit_code == 0, result.output
     problem = load_problem(out)
     assert problem.levels == [0.0, 0.5]
     assert problem.curve.fraction_law == "steps"
+    assert (problem.options.final_share, problem.options.min_share) == (0.5, 0.125)
     assert (tmp_path / "problem.png").read_bytes()[:4] == b"\x89PNG"
     assert "held-out RMSE" in result.stdout and "default target" in result.stdout
     again = runner.invoke(app, [*arguments, "--epochs", "5", "--holdout", "1"])
@@ -352,6 +360,7 @@ def test_cli_profile_writes_the_problem_and_refuses_to_overwrite(tmp_path: Path)
         (["--method", "magic"], "--method"),
         (["--fraction-law", "nodes"], "--fraction-law"),
         (["--curve-family", "cubic"], "--curve-family"),
+        (["--final-share", "2"], "--final-share"),
         (["--out", "p.png"], "--out"),
     ],
 )

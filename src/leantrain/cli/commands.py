@@ -336,10 +336,14 @@ def profile_command(
     curve_family: Annotated[
         str, typer.Option(help="Family of the fitted loss curves: log-logistic or power.")
     ] = "log-logistic",
+    # The defaults are ProfileOptions' (not imported here: that would load torch).
+    min_share: Annotated[
+        float, typer.Option(help="Least share of a whole-fleet epoch every epoch of a plan trains.")
+    ] = 0.0,
     final_share: Annotated[
         float,
         typer.Option(help="Least share of a whole-fleet epoch the final epoch of a plan trains."),
-    ] = 0.0,  # ProfileOptions.final_share (not imported here: it would load torch)
+    ] = 0.25,
     force: _Force = False,
 ) -> None:
     """Profile the model per pruning level and fit the loss predictor: a PACT problem file."""
@@ -362,6 +366,7 @@ def profile_command(
         participation_per_level=participation_per_level,
         fraction_law=fraction_law,  # type: ignore[arg-type]  # checked by ProfileOptions.check
         curve_family=curve_family,  # type: ignore[arg-type]  # checked by ProfileOptions.check
+        min_share=min_share,
         final_share=final_share,
     )
     options.check()

@@ -29,7 +29,7 @@ strictly cheaper than the incumbent:
    :mod:`leantrain.pact.bounds` (the autonomous loss law, and the Lagrangian dual of an LP
    relaxation over the undominated sets with the deadline and the epoch cap), each proven there.
    A plan stops at the first epoch that reaches the target: further epochs only cost. Under a
-   floor on the final epoch's samples (docs/pact.md, 'The final epoch') a plan ends only with a
+   floor on the final epoch's samples (docs/pact.md, 'Epoch floors') a plan ends only with a
    set of at least the floor; the order argument of 2. then holds for every epoch of the last run
    but the final one, so the final set may be any set of its level.
 4. *Dominated states.* A partial plan is cut when an already expanded one at the same level
@@ -135,7 +135,15 @@ def level_sets(problem: Problem, level: int, max_sets: int = 1 << 21) -> LevelSe
     samples = np.where(take, items.samples[rows, f], 0.0).sum(axis=1)
     energy = np.where(take, items.energy[rows, f], 0.0).sum(axis=1)
     longest = np.where(take, items.time[rows, f], 0.0).max(axis=1, initial=0.0)
-    keep = _pareto(longest, samples, energy) if len(codes) else np.empty(0, dtype=np.int64)
+    # Every epoch trains at least the problem's floor (docs/pact.md, 'Epoch floors').
+    allowed = np.flatnonzero(samples >= problem.epoch_samples * (1.0 - 1e-12))
+    choice, samples, energy, longest = (
+        choice[allowed],
+        samples[allowed],
+        energy[allowed],
+        longest[allowed],
+    )
+    keep = _pareto(longest, samples, energy) if len(allowed) else np.empty(0, dtype=np.int64)
     return LevelSets(level, items, choice[keep], longest[keep], samples[keep], energy[keep])
 
 
@@ -333,7 +341,7 @@ class _Search:
             lo = first if to == level else 0
             if lo >= len(s.time):
                 continue
-            # Under a floor on the final epoch (docs/pact.md, 'The final epoch') the run's order
+            # Under a floor on the final epoch (docs/pact.md, 'Epoch floors') the run's order
             # argument holds for every epoch but the last, so the final set may be any set of the
             # level, not only those from ``lo`` on.
             span = 0 if self.floor else lo

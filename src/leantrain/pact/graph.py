@@ -295,7 +295,11 @@ def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
         spacing.append(epsilon * most)
         if cap not in rough_caps and cap not in dense_caps:
             continue
-        ok = np.flatnonzero(np.isfinite(found.energy))
+        # Every epoch trains at least the problem's floor (docs/pact.md, 'Epoch
+        # floors').
+        ok = np.flatnonzero(
+            np.isfinite(found.energy) & (found.samples >= problem.epoch_samples * (1.0 - 1e-12))
+        )
         if len(ok) == 0:
             continue
         # Intermediate sets of every such cap: the most efficient set, the whole fleet and the
@@ -319,7 +323,7 @@ def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
     if not covers:  # no epoch fits the deadline at this level
         return _no_options(level, items, count)
     time = np.stack([c.time for c in covers])
-    # A final epoch trains at least the problem's floor (docs/pact.md, 'The final epoch').
+    # A final epoch trains at least its floor (docs/pact.md, 'Epoch floors').
     energy = np.stack([c.energy for c in covers])
     if problem.final_samples > 0.0:
         below = np.stack([c.samples for c in covers]) < problem.final_samples * (1.0 - 1e-12)
@@ -854,7 +858,7 @@ class _Search:
             for lv in range(self.levels)
         ]
         slack = max(0.0, self.deadline - duration) * (1.0 - 1e-9)
-        # Under a floor on the final epoch (docs/pact.md, 'The final epoch') the final epoch
+        # Under a floor on the final epoch (docs/pact.md, 'Epoch floors') the final epoch
         # stays as it is: an exchange could move it below the floor.
         fixed = 1 if self.problem.final_samples > 0.0 else 0
         polished = polish(levels[: len(levels) - fixed], cells[: len(cells) - fixed], menus, slack)

@@ -244,6 +244,7 @@ def evaluate(
     epochs: list[EpochFigures] = []
     total = 0.0
     samples = 0.0
+    floored = True  # every epoch trains at least its floor (docs/pact.md, 'Epoch floors')
     for index, decision in enumerate(decisions):
         problem_here = check_decision(problem, decision, level)
         if problem_here:
@@ -251,6 +252,7 @@ def evaluate(
         duration = epoch_time(problem, decision)
         energy = epoch_energy(problem, decision)
         samples = effective_samples(problem, decision)
+        floored = floored and samples >= problem.epoch_samples * (1.0 - 1e-12)
         loss = predictor.step(loss, level, decision.level, samples)
         level = decision.level
         epochs.append(
@@ -266,11 +268,13 @@ def evaluate(
         )
         now += duration
         total += energy
-    # The final epoch must train at least the floor of docs/pact.md, 'The final epoch'.
+    # Every epoch, and the final one more so, trains at least its floor (docs/pact.md, 'Epoch
+    # floors').
     meets = (
         bool(epochs)
         and loss <= problem.target.loss
         and now <= problem.target.deadline_s
+        and floored
         and samples >= problem.final_samples * (1.0 - 1e-12)
     )
     status: PlanStatus = ("optimal" if optimal else "feasible") if meets else "infeasible"

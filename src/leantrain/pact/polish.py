@@ -74,6 +74,9 @@ class Menu:
         energy = np.stack([c.energy for c in covers])
         samples = np.stack([c.samples for c in covers])
         progress = epoch_progress(samples, problem.full_samples, problem.gammas[level])
+        # Sets below the floor of every epoch are no option (docs/pact.md, 'Epoch
+        # floors').
+        energy = np.where(samples >= problem.epoch_samples * (1.0 - 1e-12), energy, np.inf)
         progress = np.where(np.isfinite(energy), progress, np.inf)
         order = np.argsort(progress, axis=1, kind="stable")
         sorted_progress = np.take_along_axis(progress, order, axis=1)

@@ -138,12 +138,13 @@ class CurveSection(_Strict):
 
 class OptionsSection(_Strict):
     """Allowed data fractions (each node trains f·d_n samples per epoch), the epoch cap, the
-    planning margin k: plans aim at ℓ* − k·σ (docs/pact.md, 'Planning margin'), and the final
-    epoch's least share of a whole-fleet epoch (docs/pact.md, 'The final epoch')."""
+    planning margin k: plans aim at ℓ* − k·σ (docs/pact.md, 'Planning margin'), and the least share
+    of a whole-fleet epoch every epoch and the final one train (docs/pact.md, 'Epoch floors')."""
 
     data_fractions: list[Annotated[float, Field(ge=0.0, le=1.0)]] = Field(min_length=1)
     max_epochs: Annotated[int, Field(ge=1)] = 60
     margin: NonNegative = DEFAULT_MARGIN
+    min_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
     final_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
 
     @model_validator(mode="after")
@@ -242,10 +243,17 @@ class Problem(_Strict):
         return max(1.0, sum(node.quality * node.samples for node in self.node))
 
     @property
+    def epoch_samples(self) -> float:
+        """The least effective samples of every epoch: ``options.min_share`` × N (docs/pact.md,
+        'Epoch floors'; 0 when there is no floor)."""
+        return self.options.min_share * self.full_samples
+
+    @property
     def final_samples(self) -> float:
-        """The least effective samples of a plan's final epoch: ``options.final_share`` × N
-        (docs/pact.md, 'The final epoch'; 0 when there is no floor)."""
-        return self.options.final_share * self.full_samples
+        """The least effective samples of a plan's final epoch: the larger of
+        ``options.final_share`` and ``options.min_share``, times N (docs/pact.md,
+        'Epoch floors'; 0 when there is no floor)."""
+        return max(self.options.final_share, self.options.min_share) * self.full_samples
 
     @property
     def gammas(self) -> list[float]:

@@ -24,7 +24,13 @@ from leantrain.pact.profile.fit import (
     fit_curve,
     fit_participation,
 )
-from leantrain.pact.profile.options import DEFAULT_LEVELS, ProfileOptions, ProfileProgress
+from leantrain.pact.profile.options import (
+    DEFAULT_FINAL_SHARE,
+    DEFAULT_LEVELS,
+    DEFAULT_MIN_SHARE,
+    ProfileOptions,
+    ProfileProgress,
+)
 from leantrain.pact.profile.passes import central_pass, pooled_training_data
 from leantrain.pact.profile.plot import plot_profile
 from leantrain.pact.profile.result import LevelProfile, ProfileResult
@@ -32,7 +38,9 @@ from leantrain.pact.profile.run import profile
 from leantrain.pact.profile.target import held_out_sigma, reference_epoch
 
 __all__ = [
+    "DEFAULT_FINAL_SHARE",
     "DEFAULT_LEVELS",
+    "DEFAULT_MIN_SHARE",
     "CurveFit",
     "LevelProfile",
     "ParticipationFit",

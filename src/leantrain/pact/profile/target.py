@@ -69,6 +69,7 @@ def problem_raw(
             "data_fractions": [float(f) for f in options.data_fractions],
             "max_epochs": options.max_epochs or 3 * target_epochs,
             "margin": DEFAULT_MARGIN,
+            "min_share": options.min_share,
             "final_share": options.final_share,
         },
         "node": nodes,

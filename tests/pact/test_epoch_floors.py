@@ -1,5 +1,6 @@
-"""The floor on the final epoch's samples (``options.final_share``; docs/pact.md, 'The final
-epoch'): evaluate, exact, pact and the profile option agree on it."""
+"""The floors on an epoch's samples (``options.min_share`` for every epoch, ``final_share`` for
+the final one; docs/pact.md, 'Epoch floors'): evaluate, exact, pact and the profile options agree
+on them."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from leantrain.pact.plan import Decision, Plan, effective_samples, evaluate
 from leantrain.pact.profile.options import ProfileOptions
 
 
-def _with_floor(problem: Problem, share: float) -> Problem:
-    options = problem.options.model_copy(update={"final_share": share})
+def _with_floor(problem: Problem, share: float, field: str = "final_share") -> Problem:
+    options = problem.options.model_copy(update={field: share})
     return problem.model_copy(update={"options": options})
 
 
@@ -69,7 +70,44 @@ def _decisions(problem: Problem, plan: Plan) -> list[Decision]:
     return [Decision(levels.index(e.pruning), dict(e.fractions)) for e in plan.epochs]
 
 
-def test_profile_options_check_the_share() -> None:
-    with pytest.raises(InputError, match="final_share"):
-        ProfileOptions(final_share=-0.1).check()
-    ProfileOptions(final_share=0.5).check()
+def test_evaluate_rejects_any_epoch_below_the_floor_of_every_epoch() -> None:
+    problem = enumerable(1, 2)
+    _, decisions = enumerate_optimum(problem)
+    assert decisions is not None
+    least = min(effective_samples(problem, d) for d in decisions)
+    share = least / problem.full_samples
+    assert evaluate(_with_floor(problem, share, "min_share"), decisions, solver="t").feasible
+    above = _with_floor(problem, min(1.0, share * 1.01), "min_share")
+    assert not evaluate(above, decisions, solver="t").feasible
+    # The final epoch's floor is the larger of the two.
+    both = _with_floor(_with_floor(problem, 0.2, "min_share"), 0.1)
+    assert both.final_samples == pytest.approx(0.2 * problem.full_samples, rel=1e-15)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_exact_is_the_enumeration_under_a_floor_on_every_epoch(seed: int) -> None:
+    problem = _with_floor(enumerable(seed, 2), 0.35, "min_share")
+    assert_exact_is_the_enumeration(problem, make_solver("exact").solve(problem))
+
+
+def test_the_floor_on_every_epoch_binds_and_pact_keeps_it() -> None:
+    raised = 0
+    for seed in range(8):
+        free = enumerable(seed, 2)
+        floored = _with_floor(free, 0.35, "min_share")
+        before, after = enumerate_optimum(free)[0], enumerate_optimum(floored)[0]
+        raised += math.isfinite(before) and after > before * (1.0 + 1e-9)
+        exact = make_solver("exact").solve(floored)
+        pact = make_solver("pact").solve(floored)
+        assert pact.feasible == exact.feasible
+        if pact.feasible:
+            assert evaluate(floored, _decisions(floored, pact), solver="t").feasible
+            assert pact.energy_j <= exact.energy_j * 1.02
+    assert raised >= 2
+
+
+def test_profile_options_check_the_shares() -> None:
+    for field in ("min_share", "final_share"):
+        with pytest.raises(InputError, match=field):
+            ProfileOptions(**{field: -0.1}).check()  # type: ignore[arg-type]
+    ProfileOptions(min_share=0.25, final_share=0.5).check()
