@@ -49,6 +49,9 @@ deadline or within ``max_epochs`` are pruned, which never loses a better plan. E
 is checked with :func:`~leantrain.pact.plan.evaluate` before it is returned; per expansion step
 the cheapest final candidates are kept (:data:`FINALS_PER_STEP`) and always the cheapest *sure*
 one (clear of the target and deadline by more than rounding), since it alone tightens the pruning.
+The plan found is then polished with pair exchanges over the full tables
+(:mod:`leantrain.pact.polish`), which the thinned intermediate edges leave out; the polished plan
+is kept only when evaluate accepts it and it is cheaper.
 
 **Complexity** for N nodes, L levels, F fractions and fixed ε. A level has C ≤ min(N·F, 1/ε + 1)
 caps, each a knapsack of O(N log N + F/ε³ + N/ε·log(1/ε)) (see :mod:`leantrain.pact.knapsack`),
