@@ -158,3 +158,26 @@ def test_a_baselines_diagnosis_says_whether_pact_meets_the_problem() -> None:
     assert found.pact_meets is meets
     assert found.message.endswith("; the pact solver meets the original problem") is meets
     assert diagnose(tight, "full").pact_meets is None  # not asked: no extra solve
+
+
+def test_a_problem_infeasible_only_through_its_margin_is_diagnosed_with_it() -> None:
+    # The plain problem is feasible; a margin of k·σ takes its planning target out of reach by
+    # the deadline. The diagnosis is of what the solver plans to, said for the user's target.
+    plain = random_problem(0)
+    found = make_solver("pact").solve(plain)
+    assert found.feasible
+    tight = plain.with_target(deadline_s=found.duration_s * 1.0001)
+    curve = tight.curve.model_copy(update={"sigma": 0.3 * tight.target.loss})
+    margined = tight.model_copy(update={"curve": curve})
+    assert not make_solver("pact").solve(margined).feasible
+    relaxation = diagnose(margined, "pact")
+    assert relaxation.binding == "deadline"
+    assert "plans aim at loss" in relaxation.message and "\n" not in relaxation.message
+    # Both relaxations suffice when the margin is kept: the longer deadline, and the target said
+    # in the user's terms (the one whose planning loss is the loss reachable by the deadline).
+    assert relaxation.deadline_s is not None and relaxation.loss_by_deadline is not None
+    longer = margined.with_target(deadline_s=relaxation.deadline_s)
+    assert make_solver("pact").solve(longer).feasible
+    looser = margined.with_target(loss=relaxation.loss_by_deadline)
+    assert make_solver("pact").solve(looser).feasible
+    assert relaxation.loss_by_deadline > margined.target.loss
