@@ -120,14 +120,15 @@ class Menu:
         spare = budget - self.time[first_cover, first_target]
         # Covers with caps within the spare time form a prefix (caps ascend).
         reach = np.searchsorted(self.caps, spare * (1.0 + 1e-12), side="right") - 1
-        rows = int(reach.max()) + 1
+        rows = max(1, int(reach.max()) + 1)
         # Per second cover: the cheapest entry making at least ``need``.
         cost = np.empty((rows, len(need)))
         for row in range(rows):
             at = np.searchsorted(self.sorted_progress[row], need, side="left")
             cost[row] = self.cheapest[row, at]
         prefix = np.minimum.accumulate(cost, axis=0)
-        second = prefix[reach, np.arange(len(need))]
+        # A first entry whose spare time rounds below the smallest cap has no partner.
+        second = np.where(reach >= 0, prefix[np.maximum(reach, 0), np.arange(len(need))], np.inf)
         total = self.energy[first_cover, first_target] + second
         pick = int(np.argmin(total))
         if not total[pick] < energy * (1.0 - MIN_SAVING):
