@@ -24,7 +24,7 @@ DEFAULT_LEVELS = (0.0, 0.25, 0.5, 0.75)
 #: ``[options] min_share`` and ``final_share`` written when none is given (docs/pact.md,
 #: 'Epoch floors'): a final epoch of at least a quarter of the fleet's work met the target in 11
 #: of 12 executions as planned against 5 of 12 without (docs/benchmarks.md, pact-predictor); a
-#: floor under every epoch cost about four times the energy and met fewer.
+#: floor under every epoch cost 3.3-3.8 times the energy and met fewer.
 DEFAULT_MIN_SHARE = 0.0
 DEFAULT_FINAL_SHARE = 0.25
 
