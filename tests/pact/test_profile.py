@@ -373,3 +373,15 @@ def test_cli_profile_bad_options_exit_2(tmp_path: Path, options: list[str], frag
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0]
+
+
+def test_cli_profile_defaults_are_the_options_defaults() -> None:
+    # The command spells its defaults out (importing ProfileOptions there would load torch).
+    import inspect
+
+    from leantrain.cli.commands import profile_command
+
+    parameters = inspect.signature(profile_command).parameters
+    defaults = ProfileOptions()
+    for name in ("min_share", "final_share", "fraction_law", "curve_family"):
+        assert parameters[name].default == getattr(defaults, name), name

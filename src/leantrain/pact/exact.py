@@ -136,7 +136,7 @@ def level_sets(problem: Problem, level: int, max_sets: int = 1 << 21) -> LevelSe
     energy = np.where(take, items.energy[rows, f], 0.0).sum(axis=1)
     longest = np.where(take, items.time[rows, f], 0.0).max(axis=1, initial=0.0)
     # Every epoch trains at least the problem's floor (docs/pact.md, 'Epoch floors').
-    allowed = np.flatnonzero(samples >= problem.epoch_samples * (1.0 - 1e-12))
+    allowed = np.flatnonzero(problem.epoch_floor_met(samples))
     choice, samples, energy, longest = (
         choice[allowed],
         samples[allowed],
@@ -282,8 +282,7 @@ class _Search:
         )
         self.curves = predictor.curves
         self.floor = problem.final_samples > 0.0
-        floor = problem.final_samples * (1.0 - 1e-12)
-        self.may_end = [s.samples >= floor for s in sets]
+        self.may_end = [problem.final_floor_met(s.samples) for s in sets]
 
     def run(self) -> list[tuple[int, int]] | None:
         """Search from the initial state; the best path strictly cheaper than the incumbent."""

@@ -300,9 +300,7 @@ def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
             continue
         # Every epoch trains at least the problem's floor (docs/pact.md, 'Epoch
         # floors').
-        ok = np.flatnonzero(
-            np.isfinite(found.energy) & (found.samples >= problem.epoch_samples * (1.0 - 1e-12))
-        )
+        ok = np.flatnonzero(np.isfinite(found.energy) & problem.epoch_floor_met(found.samples))
         if len(ok) == 0:
             continue
         # Intermediate sets of every such cap: the most efficient set, the whole fleet and the
@@ -329,8 +327,8 @@ def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
     # A final epoch trains at least its floor (docs/pact.md, 'Epoch floors').
     energy = np.stack([c.energy for c in covers])
     if problem.final_samples > 0.0:
-        below = np.stack([c.samples for c in covers]) < problem.final_samples * (1.0 - 1e-12)
-        energy = np.where(below, np.inf, energy)
+        ends = problem.final_floor_met(np.stack([c.samples for c in covers]))
+        energy = np.where(ends, energy, np.inf)
     # Suffix minimum over the targets: the cheapest set that covers target m or more.
     final_energy = energy.copy()
     final_target = np.tile(np.arange(count, dtype=np.int64), (len(covers), 1))

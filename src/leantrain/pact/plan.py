@@ -252,7 +252,7 @@ def evaluate(
         duration = epoch_time(problem, decision)
         energy = epoch_energy(problem, decision)
         samples = effective_samples(problem, decision)
-        floored = floored and samples >= problem.epoch_samples * (1.0 - 1e-12)
+        floored = floored and problem.epoch_floor_met(samples)
         loss = predictor.step(loss, level, decision.level, samples)
         level = decision.level
         epochs.append(
@@ -275,7 +275,7 @@ def evaluate(
         and loss <= problem.target.loss
         and now <= problem.target.deadline_s
         and floored
-        and samples >= problem.final_samples * (1.0 - 1e-12)
+        and problem.final_floor_met(samples)
     )
     status: PlanStatus = ("optimal" if optimal else "feasible") if meets else "infeasible"
     return Plan(

@@ -82,7 +82,7 @@ class Menu:
         progress = epoch_progress(samples, problem.full_samples, problem.gammas[level])
         # Sets below the floor of every epoch are no option (docs/pact.md, 'Epoch
         # floors').
-        energy = np.where(samples >= problem.epoch_samples * (1.0 - 1e-12), energy, np.inf)
+        energy = np.where(problem.epoch_floor_met(samples), energy, np.inf)
         progress = np.where(np.isfinite(energy), progress, np.inf)
         order = np.argsort(progress, axis=1, kind="stable")
         sorted_progress = np.take_along_axis(progress, order, axis=1)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, overload
 
+import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from leantrain.errors import InputError
@@ -15,6 +17,7 @@ from leantrain.io import read_toml
 
 __all__ = [
     "DEFAULT_MARGIN",
+    "FLOOR_TOLERANCE",
     "MARGIN_CAP",
     "CurveSection",
     "ModelSection",
@@ -32,6 +35,10 @@ DEFAULT_MARGIN = 1.0
 #: Plans never aim below this share of ℓ*: a σ as large as the target says the predictor cannot
 #: resolve it, and a deeper target would only buy epochs.
 MARGIN_CAP = 0.5
+
+#: Relative slack of the epoch floors' tests (docs/pact.md, 'Epoch floors'): a set's samples
+#: summed in another order may differ in the last bits.
+FLOOR_TOLERANCE = 1e-12
 
 Positive = Annotated[float, Field(gt=0.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
@@ -254,6 +261,25 @@ class Problem(_Strict):
         ``options.final_share`` and ``options.min_share``, times N (docs/pact.md,
         'Epoch floors'; 0 when there is no floor)."""
         return max(self.options.final_share, self.options.min_share) * self.full_samples
+
+    @overload
+    def epoch_floor_met(self, samples: float) -> bool: ...
+    @overload
+    def epoch_floor_met(self, samples: NDArray[np.float64]) -> NDArray[np.bool_]: ...
+    def epoch_floor_met(self, samples: float | NDArray[np.float64]) -> bool | NDArray[np.bool_]:
+        """Whether epochs of ``samples`` effective samples (a number or an array) train at least
+        :attr:`epoch_samples`; the relative :data:`FLOOR_TOLERANCE` absorbs sums taken in
+        another order."""
+        return samples >= self.epoch_samples * (1.0 - FLOOR_TOLERANCE)
+
+    @overload
+    def final_floor_met(self, samples: float) -> bool: ...
+    @overload
+    def final_floor_met(self, samples: NDArray[np.float64]) -> NDArray[np.bool_]: ...
+    def final_floor_met(self, samples: float | NDArray[np.float64]) -> bool | NDArray[np.bool_]:
+        """Whether a final epoch of ``samples`` effective samples (a number or an array) trains
+        at least :attr:`final_samples` (same tolerance)."""
+        return samples >= self.final_samples * (1.0 - FLOOR_TOLERANCE)
 
     @property
     def gammas(self) -> list[float]:
