@@ -127,6 +127,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "min_share": 0.25,
         "final_share": 0.0,
     },
+    # With the subset floor measured (docs/pact.md, 'The subset floor'), one γ per level.
+    "per-level-subset-floor": {"participation_per_level": True},
 }
 
 #: Variants whose option changes only what the profile writes into the problem, not what it
@@ -420,7 +422,8 @@ def report(
         "1/16, 1/4 and 1/2 of the devices, jumps at three checkpoints, planning margin "
         f"k = 1 × σ, fraction law `{'/'.join(laws)}`, curve family `{'/'.join(families)}`, "
         f"floors on every epoch's and the final epoch's share (`min_share` and `final_share`) "
-        f"{floor_text}). "
+        f"{floor_text}, the subset floor κ fitted to one-epoch probes, 5 per share, where the "
+        "profiles table gives one). "
         "Targets: the loss the profile predicts "
         "after 4, 8 and 12 reference epochs, deadline 1.5 × as many reference epochs. Plans by "
         f"`pact` (ε = {EPSILON}; interchangeable nodes take turns); executed with real FedAvg "
@@ -434,9 +437,9 @@ def report(
         "",
         "### Profiles",
         "",
-        "| fleet | wall time (s) | γ | RMSE at γ / at 1 | σ | held-out RMSE per level | "
+        "| fleet | wall time (s) | γ | RMSE at γ / at 1 | σ | κ | held-out RMSE per level | "
         "jump / slope per level |",
-        "|---|---:|---:|---|---:|---|---|",
+        "|---|---:|---:|---|---:|---:|---|---|",
     ]
     for item in profiles:
         s = item.summary
@@ -444,8 +447,8 @@ def report(
         jumps = ", ".join(f"{lv['jump']:.3f} / {lv['jump_slope']:+.3f}" for lv in s["levels"])
         lines.append(
             f"| {item.fleet} | {s['seconds']:.0f} | {gamma_text(s)} | "
-            f"{s['gamma_rmse']:.3f} / {s['linear_rmse']:.3f} | {s['sigma']:.3f} | {rmse} | "
-            f"{jumps} |"
+            f"{s['gamma_rmse']:.3f} / {s['linear_rmse']:.3f} | {s['sigma']:.3f} | "
+            f"{item.problem.curve.subset_floor:.4f} | {rmse} | {jumps} |"
         )
     lines += [
         "",
@@ -485,7 +488,9 @@ def main(argv: list[str] | None = None) -> None:
         "share of the data), power (power-law curves), per-level-now (one γ per level with "
         "today's defaults but no floor on the final epoch), final-half (the final epoch trains at "
         "least half of a whole-fleet epoch), per-level-final-quarter or per-level-final-half "
-        "(both), min-quarter or per-level-min-quarter (every epoch trains at least a quarter)",
+        "(both), min-quarter or per-level-min-quarter (every epoch trains at least a quarter), "
+        "per-level-subset-floor (one γ per level with today's defaults, the subset floor "
+        "included)",
     )
     args = parser.parse_args([] if argv is None else argv)
     torch.set_num_threads(args.threads)

@@ -156,6 +156,11 @@ def recompute(problem: Problem, plan: Plan) -> list[tuple[float, float, float, f
         else:  # s_eq is negative above the curve's start: no clamp, no free drop
             s_eq = ((jumped - c) / a) ** (-1 / b) - s0
             loss = c + a * (s_eq + progress + s0) ** -b
+        kappa, effective = curve.subset_floor, sum(samples)
+        if kappa > 0.0 and effective > 0.0 and jumped > c:
+            # The subset floor: few nodes cannot average the loss below c + κ·(N/D − 1), and an
+            # epoch never raises it.
+            loss = max(loss, min(c + kappa * (full / effective - 1.0), jumped))
         out.append((now, now + max(times), sum(energies), loss))
         now += max(times)
         previous = level

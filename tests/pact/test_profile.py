@@ -97,8 +97,9 @@ def test_a_gamma_per_level_is_fitted_on_each_levels_own_runs(
     result: ProfileResult, setup: FederatedSetup
 ) -> None:
     options = ProfileOptions(levels=(0.0, 0.5), epochs=5, holdout=1, participation_per_level=True)
-    # Warm-up, level 0, level 0.5 from the initial model, and the participation runs twice.
-    assert options.passes == 1 + 5 + (1 + 5) + 2 * 3 * 5
+    # Warm-up, level 0, level 0.5 from the initial model, the participation runs twice, and the
+    # subset floor's probes (five per share).
+    assert options.passes == 1 + 5 + (1 + 5) + 2 * 3 * 5 + 3 * 5
     measured = profile(setup, options)
     gammas = measured.problem.curve.participation
     assert isinstance(gammas, list) and len(gammas) == 2
@@ -124,7 +125,8 @@ def test_participation_runs_train_a_fixed_or_redrawn_subset(
     train_epoch = run_module.run_epoch
 
     def recording(model: nn.Module, executor: object, fractions: dict[int, float], **kw: object):  # type: ignore[no-untyped-def]
-        if set(fractions) != everyone:  # a participation epoch, not a whole-fleet pass
+        # A participation epoch: not a whole-fleet pass, nor a probe of the subset floor.
+        if set(fractions) != everyone and kw.get("purpose") == "pact-profile":
             subsets.append(frozenset(fractions))
         return train_epoch(model, executor, fractions, **kw)  # type: ignore[arg-type]
 
@@ -145,7 +147,7 @@ def test_central_profiling_measures_no_participation(setup: FederatedSetup) -> N
     central = ProfileOptions(levels=(0.0,), method="central", epochs=5, holdout=1)
     assert central.passes == 1 + 5  # warm-up and one level, no participation runs
     # Pruned levels train from the initial model: warm-up and passes each.
-    assert OPTIONS.passes == 1 + 5 + 3 * (1 + 5) + 3 * 5
+    assert OPTIONS.passes == 1 + 5 + 3 * (1 + 5) + 3 * 5 + 3 * 5  # and the floor probes
     measured = profile(setup, central)
     assert measured.participation is None and measured.problem.curve.participation == 1.0
 
@@ -361,6 +363,7 @@ def test_cli_profile_writes_the_problem_and_refuses_to_overwrite(tmp_path: Path)
         (["--fraction-law", "nodes"], "--fraction-law"),
         (["--curve-family", "cubic"], "--curve-family"),
         (["--final-share", "2"], "--final-share"),
+        (["--floor-draws", "-1"], "--floor-draws"),
         (["--out", "p.png"], "--out"),
     ],
 )
@@ -383,5 +386,29 @@ def test_cli_profile_defaults_are_the_options_defaults() -> None:
 
     parameters = inspect.signature(profile_command).parameters
     defaults = ProfileOptions()
-    for name in ("min_share", "final_share", "fraction_law", "curve_family"):
+    for name in ("min_share", "final_share", "fraction_law", "curve_family", "floor_draws"):
         assert parameters[name].default == getattr(defaults, name), name
+
+
+def test_the_subset_floor_is_fitted_to_probes_from_the_last_level_0_model(
+    result: ProfileResult,
+) -> None:
+    floor = result.subset_floor
+    assert floor is not None
+    # floor_draws probes per participation share, each one FedAvg epoch of that share.
+    assert len(floor.probes) == len(OPTIONS.participation) * OPTIONS.floor_draws
+    counts = sorted({round(samples) for samples, _ in floor.probes})
+    assert len(counts) >= 2  # a probe's samples grow with its share
+    # They start from the level-0 run's last model (the run's last loss).
+    assert floor.start_loss == result.levels[0].losses[-1]
+    assert result.problem.curve.subset_floor == floor.kappa >= 0.0
+    assert "Subset floor: κ" in result.toml()
+
+
+def test_no_floor_draws_write_no_floor(setup: FederatedSetup) -> None:
+    options = ProfileOptions(levels=(0.0,), epochs=5, holdout=1, floor_draws=0)
+    assert options.passes == 1 + 5 + 3 * 5
+    measured = profile(setup, options)
+    assert measured.subset_floor is None and measured.problem.curve.subset_floor == 0.0
+    with pytest.raises(InputError, match="floor_draws"):
+        ProfileOptions(floor_draws=-1).check()

@@ -344,6 +344,10 @@ def profile_command(
         float,
         typer.Option(help="Least share of a whole-fleet epoch the final epoch of a plan trains."),
     ] = 0.25,
+    floor_draws: Annotated[
+        int,
+        typer.Option(help="One-epoch probes per participation share that fit the subset floor."),
+    ] = 5,
     force: _Force = False,
 ) -> None:
     """Profile the model per pruning level and fit the loss predictor: a PACT problem file."""
@@ -368,6 +372,7 @@ def profile_command(
         curve_family=curve_family,  # type: ignore[arg-type]  # checked by ProfileOptions.check
         min_share=min_share,
         final_share=final_share,
+        floor_draws=floor_draws,
     )
     options.check()
     run_config = load_config(config)

@@ -22,7 +22,9 @@ strictly cheaper than the incumbent:
 2. *Order within a level.* Consecutive epochs at the same level can be permuted freely: the jump
    applies when the level is entered, after which the loss depends only on the sum of their
    samples (s_eq + D₁ + D₂ whatever the order), and time and energy are sums. So only runs whose
-   set indices do not decrease are enumerated.
+   set indices do not decrease are enumerated. Under a subset floor (docs/pact.md, 'The subset
+   floor') the order matters, and ascending effective samples is the best order (proven there):
+   the sets are then indexed by ascending samples, so the same enumeration covers it.
 3. *Bounds.* A partial plan is cut when its energy plus a lower bound of the energy still needed
    reaches the incumbent's, when its time plus a lower bound of the time still needed exceeds the
    deadline, or when the epochs it still needs exceed ``max_epochs``. The lower bounds are those of
@@ -67,7 +69,7 @@ from numpy.typing import NDArray
 
 from leantrain.pact.bounds import RemainingBound
 from leantrain.pact.dp import PactSolver
-from leantrain.pact.formulas import curve_loss, epoch_progress, equivalent_position
+from leantrain.pact.formulas import curve_loss, epoch_progress, equivalent_position, floored_loss
 from leantrain.pact.graph import _pareto
 from leantrain.pact.knapsack import LevelItems, level_items
 from leantrain.pact.plan import Decision, Plan, evaluate
@@ -144,6 +146,10 @@ def level_sets(problem: Problem, level: int, max_sets: int = 1 << 21) -> LevelSe
         longest[allowed],
     )
     keep = _pareto(longest, samples, energy) if len(allowed) else np.empty(0, dtype=np.int64)
+    if problem.curve.subset_floor > 0.0:
+        # Runs are enumerated in index order, which must be ascending samples under a subset
+        # floor (the module doc, 2.).
+        keep = keep[np.argsort(samples[keep], kind="stable")]
     return LevelSets(level, items, choice[keep], longest[keep], samples[keep], energy[keep])
 
 
@@ -281,6 +287,7 @@ class _Search:
             steps=np.r_[0.0, 2.0 ** np.arange(-6.0, 7.0)],
         )
         self.curves = predictor.curves
+        self.kappa, self.full = problem.curve.subset_floor, problem.full_samples
         self.floor = problem.final_samples > 0.0
         self.may_end = [problem.final_floor_met(s.samples) for s in sets]
 
@@ -353,6 +360,10 @@ class _Search:
             else:
                 start = equivalent_position(float(jumped), *curve.shape)
                 l_new = curve_loss(start + self.progress[to][span:], *curve.shape)
+                if self.kappa > 0.0:
+                    l_new = floored_loss(
+                        l_new, jumped, s.samples[span:], self.full, curve.c, self.kappa
+                    )
             ok = (t_new <= self.deadline * (1.0 + 1e-9)) & (e_new < self.best)
             if not ok.any():
                 continue

@@ -34,6 +34,15 @@ P(D_k) = N·(D_k/N)^γ, N the effective samples of a whole-fleet epoch and γ �
 than half the progress. P is increasing with P(0) = 0, so an empty epoch still buys nothing; γ = 1
 is P(D) = D exactly.
 
+**The subset floor.** A FedAvg epoch of few nodes averages few models: its SGD noise is larger
+and the loss it can reach higher (docs/pact.md, 'The subset floor'). An epoch of D > 0 effective
+samples at level ρ cannot bring the loss below F(D) = c_ρ + κ·(N/D − 1) (κ =
+``curve.subset_floor``; F(N) = c_ρ), and never raises it either: the loss after it is
+max(ℓ_curve, min(F(D), ℓ⁺)), ℓ_curve the curve's value after the epoch and ℓ⁺ the loss it starts
+from (after any jump). Both terms are non-decreasing in ℓ⁺ and non-increasing in D, so the plan
+stays monotone and every solver's pruning holds; the order of a run's epochs now matters, and
+ascending D is the best order (docs/pact.md). κ = 0 is no floor: the formula is then not applied.
+
 **The fraction law.** Under ``fraction_law = "samples"`` a node at fraction f contributes
 q·f·d to D_k, so halving every node's fraction is worth what halving the nodes is. In FedAvg it
 is not: the fraction sets a node's local steps, which progress follows about linearly, while the
@@ -58,6 +67,8 @@ __all__ = [
     "descent_rate",
     "epoch_progress",
     "equivalent_position",
+    "floor_samples",
+    "floored_loss",
     "jumped_loss",
     "node_energy",
     "node_samples",
@@ -200,6 +211,32 @@ def progress_samples(progress: Value, full: float, gamma: float) -> Value:
     if gamma == 1.0:
         return progress
     out: Value = full * (progress / full) ** (1.0 / gamma)
+    return out
+
+
+def floored_loss(
+    curve: Value, jumped: Value | float, samples: Value, full: float, c: float, kappa: float
+) -> Value:
+    """max(ℓ_curve, min(F(D), ℓ⁺)) with F(D) = c + κ·(N/D − 1): the loss after an epoch of
+    ``samples`` effective samples under the subset floor (see the module doc). ``curve`` is the
+    curve's loss after the epoch, ``jumped`` the loss it started from; an epoch without samples
+    has no floor (F(0) = inf), so it leaves ``jumped``."""
+    if isinstance(samples, float):
+        floor = c + kappa * (full / samples - 1.0) if samples > 0.0 else float("inf")
+        return max(curve, min(floor, jumped))
+    with np.errstate(divide="ignore"):
+        floor_d = np.where(samples > 0.0, c + kappa * (full / samples - 1.0), np.inf)
+    out: Value = np.maximum(curve, np.minimum(floor_d, jumped))
+    return out
+
+
+def floor_samples(loss: Value, full: float, c: float, kappa: float) -> Value:
+    """The least effective samples D whose subset floor F(D) = c + κ·(N/D − 1) is at most
+    ``loss``: N·κ/(ℓ − c + κ) for ℓ > c, inf at or below c (0 when κ = 0 and ℓ > c)."""
+    if isinstance(loss, float):
+        return full * kappa / (loss - c + kappa) if loss > c else float("inf")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: Value = np.where(loss > c, full * kappa / (loss - c + kappa), np.inf)
     return out
 
 

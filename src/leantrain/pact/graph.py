@@ -78,6 +78,7 @@ from leantrain.pact.formulas import (
     curve_loss,
     epoch_progress,
     equivalent_position,
+    floor_samples,
     jumped_loss,
     progress_samples,
 )
@@ -85,7 +86,7 @@ from leantrain.pact.knapsack import CapCover, LevelItems, cover_targets, level_c
 from leantrain.pact.plan import Decision, evaluate
 from leantrain.pact.polish import Menu, polish
 from leantrain.pact.predictor import LossPredictor
-from leantrain.pact.problem import Problem
+from leantrain.pact.problem import FLOOR_TOLERANCE, Problem
 
 __all__ = ["EpochOptions", "SearchResult", "epoch_options", "shortest_plan"]
 
@@ -215,6 +216,9 @@ class EpochOptions:
         time, samples, energy: The intermediate sets' figures (``samples`` as progress P(D)),
             shape (R,).
         cover, target: Each intermediate set's cap and target index, shape (R,).
+        floor_position: Under a subset floor (docs/pact.md, 'The subset floor'), the position on
+            the level's curve of each intermediate set's floor F(D), shape (R,) (inf where
+            F(D) ≤ c); empty without a floor.
     """
 
     level: int
@@ -230,6 +234,7 @@ class EpochOptions:
     energy: FloatArray
     cover: IntArray
     target: IntArray
+    floor_position: FloatArray = field(default_factory=lambda: np.empty(0))
 
     def __len__(self) -> int:
         return len(self.time)
@@ -329,6 +334,13 @@ def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
     if problem.final_samples > 0.0:
         ends = problem.final_floor_met(np.stack([c.samples for c in covers]))
         energy = np.where(ends, energy, np.inf)
+    kappa, curve = problem.curve.subset_floor, problem.curve
+    if kappa > 0.0:
+        # A final epoch's subset floor lies at or below the target (docs/pact.md, 'The subset
+        # floor'): otherwise the floor keeps the loss above it.
+        least = floor_samples(problem.target.loss, problem.full_samples, curve.c[level], kappa)
+        ends = np.stack([c.samples for c in covers]) >= least * (1.0 - FLOOR_TOLERANCE)
+        energy = np.where(ends, energy, np.inf)
     # Suffix minimum over the targets: the cheapest set that covers target m or more.
     final_energy = energy.copy()
     final_target = np.tile(np.arange(count, dtype=np.int64), (len(covers), 1))
@@ -346,6 +358,13 @@ def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
     i_samples = np.array([covers[c].samples[m] for c, m in zip(cover, target, strict=True)])
     i_energy = np.array([covers[c].energy[m] for c, m in zip(cover, target, strict=True)])
     keep = _pareto(i_time, i_samples, i_energy) if len(cover) else none
+    floor_position = empty
+    if kappa > 0.0 and len(keep):
+        kept = i_samples[keep]
+        with np.errstate(divide="ignore"):
+            floor = curve.c[level] + kappa * (problem.full_samples / kept - 1.0)
+        shape = LossPredictor.of(problem).curves[level].shape
+        floor_position = equivalent_position(floor, *shape)
     # The search moves along the curves by progress P(D) (docs/pact.md, 'Participation');
     # P is increasing, so the sets kept above are the same in either unit.
     final_samples = _progress(problem, final_samples, level)
@@ -364,6 +383,7 @@ def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
         energy=i_energy[keep] if len(keep) else empty,
         cover=cover[keep],
         target=target[keep],
+        floor_position=floor_position,
     )
 
 
@@ -438,6 +458,23 @@ class _Curves:
         """The position where ``cell`` ends (its best loss)."""
         out: FloatArray = (cell + 1) * self.width[level] + self.origin[level]
         return out
+
+
+def _ascending_runs(
+    levels: Sequence[int], cells: list[tuple[int, int]], options: Sequence[EpochOptions]
+) -> list[tuple[int, int]]:
+    """``cells`` (cover, target per epoch) with each run of equal levels sorted by ascending
+    effective samples (stable)."""
+    out = list(cells)
+    start = 0
+    for end in range(1, len(cells) + 1):
+        if end == len(cells) or levels[end] != levels[start]:
+            covers = options[levels[start]].covers
+            out[start:end] = sorted(
+                out[start:end], key=lambda cell: float(covers[cell[0]].samples[cell[1]])
+            )
+            start = end
+    return out
 
 
 def _firsts(vertex: IntArray, energy: FloatArray, time: FloatArray) -> IntArray:
@@ -758,6 +795,11 @@ class _Search:
                 break  # later rows are dearer still
             e_new = energy[rows, None] + opt.energy[None, :width]
             s_new = start[rows, None] + opt.samples[None, :width]
+            if len(opt.floor_position):
+                # The subset floor stops the epoch at its floor's position, and never moves a
+                # label back (docs/pact.md, 'The subset floor').
+                capped = np.minimum(s_new, opt.floor_position[None, :width])
+                s_new = np.maximum(start[rows, None], capped)
             self.result.pairs += s_new.size
             cell = curves.cell(s_new, to)
             go = (s_new < curves.goal[to]) & (e_new + floor[cell] < self.best)
@@ -861,8 +903,14 @@ class _Search:
         slack = max(0.0, self.deadline - duration) * (1.0 - 1e-9)
         # Under a floor on the final epoch (docs/pact.md, 'Epoch floors') the final epoch
         # stays as it is: an exchange could move it below the floor.
-        fixed = 1 if self.problem.final_samples > 0.0 else 0
+        # So does it under a subset floor, which the final epoch's set must clear.
+        kappa = self.problem.curve.subset_floor
+        fixed = 1 if self.problem.final_samples > 0.0 or kappa > 0.0 else 0
         polished = polish(levels[: len(levels) - fixed], cells[: len(cells) - fixed], menus, slack)
+        if kappa > 0.0:
+            # Under a subset floor the order within a run matters and ascending samples is the
+            # best (docs/pact.md, 'The subset floor'); evaluate then checks the floors.
+            polished = _ascending_runs(levels[: len(polished)], polished, self.options)
         polished += cells[len(cells) - fixed :]
         if polished == cells:
             return

@@ -7,7 +7,9 @@ equivalent position s_eq = ((ℓ⁺ − c)/a)^(−1/b) − s0 (negative when ℓ
 start: no clamp, so an epoch without samples never lowers the loss), advancing by the progress
 P(D) of the epoch's effective samples D (P(D) = N·(D/N)^γ, docs/pact.md, 'Participation'; D
 itself when γ = 1): ℓ = c + a·(s_eq + P(D) + s0)^(−b). When ℓ⁺ ≤ c the curve cannot improve it and
-the loss stays ℓ⁺. The formulas are those of :mod:`leantrain.pact.formulas`.
+the loss stays ℓ⁺. Under a subset floor κ > 0 the loss after the epoch is
+max(ℓ, min(c + κ·(N/D − 1), ℓ⁺)): few nodes cannot average the loss below their floor
+(docs/pact.md, 'The subset floor'). The formulas are those of :mod:`leantrain.pact.formulas`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from leantrain.pact.formulas import (
     curve_loss,
     epoch_progress,
     equivalent_position,
+    floor_samples,
+    floored_loss,
     jumped_loss,
     progress_samples,
 )
@@ -71,6 +75,7 @@ class LossPredictor:
     participation: tuple[float, ...] = ()
     full_samples: float = 1.0
     jump_slope: tuple[float, ...] = ()
+    subset_floor: float = 0.0
 
     @staticmethod
     def of(problem: Problem) -> LossPredictor:
@@ -86,6 +91,7 @@ class LossPredictor:
             tuple(problem.gammas),
             problem.full_samples,
             tuple(curve.jump_slope or [0.0] * len(curve.jump)),
+            curve.subset_floor,
         )
 
     def slope(self, level: int) -> float:
@@ -141,7 +147,22 @@ class LossPredictor:
         if jumped <= curve.c:
             return jumped
         start = curve.position(jumped)
-        return curve.loss(start + scale * self.progress(samples, level_to))
+        after = curve.loss(start + scale * self.progress(samples, level_to))
+        if self.subset_floor > 0.0:
+            return float(
+                floored_loss(
+                    after, jumped, float(samples), self.full_samples, curve.c, self.subset_floor
+                )
+            )
+        return after
+
+    def floor_samples(self, loss: float, level: int) -> float:
+        """The fewest effective samples of an epoch at ``level`` whose subset floor lets the loss
+        reach ``loss`` (0 without a floor; docs/pact.md, 'The subset floor')."""
+        if self.subset_floor <= 0.0:
+            return 0.0
+        c = self.curves[level].c
+        return float(floor_samples(float(loss), self.full_samples, c, self.subset_floor))
 
     def progress_needed(self, loss: float, level_from: int, level_to: int, target: float) -> float:
         """The curve positions still to go from ``loss`` (jumped from ``level_from`` to
@@ -158,8 +179,11 @@ class LossPredictor:
     def samples_needed(self, loss: float, level_from: int, level_to: int, target: float) -> float:
         """The fewest effective samples D with ``step(loss, from, to, D)`` ≤ ``target`` in one
         epoch (the predictor's inverse): 0 when already there, inf when the curve never gets
-        there."""
-        return self.samples_for(self.progress_needed(loss, level_from, level_to, target), level_to)
+        there; under a subset floor at least :meth:`floor_samples` of ``target``."""
+        need = self.samples_for(self.progress_needed(loss, level_from, level_to, target), level_to)
+        if need <= 0.0:
+            return need
+        return max(need, self.floor_samples(target, level_to))
 
     def trajectory(self, levels: Sequence[int], samples: Sequence[float]) -> list[float]:
         """The loss after each epoch of a plan (levels and effective samples per epoch)."""

@@ -111,6 +111,9 @@ class CurveSection(_Strict):
             problem's nodes. Only used when ``participation`` < 1.
         sigma: σ, the predictor's error on held-out points (``profile`` writes its RMSE); the
             solvers plan to ℓ* − k·σ (``options.margin`` = k; docs/pact.md, 'Planning margin').
+        subset_floor: κ of the subset floor (docs/pact.md, 'The subset floor'): an epoch of D
+            effective samples at level ρ cannot bring the loss below c_ρ + κ·(N/D − 1); 0 (the
+            default) is no floor.
     """
 
     a: list[Positive]
@@ -125,6 +128,7 @@ class CurveSection(_Strict):
     fraction_law: Literal["samples", "steps"] = "samples"
     full_samples: Positive | None = None
     sigma: NonNegative = 0.0
+    subset_floor: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 0.0
 
     @model_validator(mode="after")
     def _family(self) -> CurveSection:

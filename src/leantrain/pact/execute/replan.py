@@ -73,7 +73,8 @@ def remaining_problem(
     so that an epoch advances λ times the progress it did in the profile: ℓ′(s) = ℓ(λ·s), i.e.
     a′ = a·λ^(−b) and s0′ = s0/λ for a power law, s0′ = s0/λ for a log-logistic curve (c, b
     unchanged). The participation model (γ, N, the fraction
-    law) and the planning margin (σ, k) are kept.
+    law), the subset floor (κ; the floors stay c + κ·(N/D − 1)) and the planning margin (σ, k)
+    are kept.
 
     Returns:
         The remaining problem, or why there is none (deadline or epochs exhausted).
@@ -119,6 +120,7 @@ def remaining_problem(
         "fraction_law": curve.fraction_law,
         "full_samples": problem.full_samples,
         "sigma": curve.sigma,
+        "subset_floor": curve.subset_floor,
     }
     raw["options"]["max_epochs"] = epochs_left
     return parse_problem(raw, "<remaining problem>")

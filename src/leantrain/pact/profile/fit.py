@@ -19,8 +19,10 @@ __all__ = [
     "ObservedRun",
     "ParticipationFit",
     "ParticipationRun",
+    "SubsetFloor",
     "fit_curve",
     "fit_participation",
+    "fit_subset_floor",
     "participation_losses",
 ]
 
@@ -206,25 +208,111 @@ class ObservedRun:
     losses: tuple[float, ...]
 
 
+@dataclass(frozen=True)
+class SubsetFloor:
+    """The subset floor's κ (docs/pact.md, 'The subset floor') and what it was fitted to.
+
+    Attributes:
+        kappa: κ ≥ 0: an epoch of D effective samples cannot bring the loss below
+            c + κ·(N/D − 1); 0 when no probe's loss rose.
+        start_loss: The loss of the model the probes started from.
+        probes: (effective samples D, loss after) of each one-epoch probe.
+    """
+
+    kappa: float
+    start_loss: float
+    probes: tuple[tuple[float, float], ...]
+
+
+def fit_subset_floor(
+    start_loss: float, probes: Sequence[tuple[float, float]], c: float, full_samples: float
+) -> SubsetFloor:
+    """κ of the subset floor from one-epoch probes of part of the fleet, each started from one
+    well-trained model of loss ``start_loss`` (docs/pact-profile-execute.md, 'Subset floor').
+
+    A probe whose loss rose sits at its floor: ℓ − c = κ·(N/D − 1) (x = N/D − 1, y = ℓ − c). κ is
+    the least-squares slope through the origin over those probes, Σxy/Σx² (at least 0). A probe
+    whose loss fell says only that its floor lies below: with the fitted c no better than the
+    last points of the curve, that bound is too noisy to use. With no rising probe the floor was
+    not reached: κ = 0.
+
+    Raises:
+        ValueError: No probe, a probe without samples, or full_samples ≤ 0.
+    """
+    if not probes:
+        raise ValueError("need at least one probe to fit the subset floor")
+    if not full_samples > 0.0:
+        raise ValueError(f"full_samples must be positive, got {full_samples}")
+    if min(samples for samples, _ in probes) <= 0.0:
+        raise ValueError("a probe trained no sample")
+    x = np.array([full_samples / samples - 1.0 for samples, _ in probes])
+    y = np.array([loss - c for _, loss in probes])
+    rose = np.array([loss > start_loss for _, loss in probes]) & (x > 0.0)
+    kappa = 0.0
+    if rose.any():
+        kappa = max(0.0, float(np.dot(x[rose], y[rose]) / np.dot(x[rose], x[rose])))
+    return SubsetFloor(kappa, float(start_loss), tuple((float(d), float(v)) for d, v in probes))
+
+
 def participation_losses(
-    reference: Curve | ObservedRun, run: ParticipationRun, full_samples: float, gamma: float
+    reference: Curve | ObservedRun,
+    run: ParticipationRun,
+    full_samples: float,
+    gamma: float,
+    floor: tuple[float, float] = (0.0, 0.0),
 ) -> np.ndarray:
     """The losses predicted after each epoch of ``run`` when each epoch advances P(D_j) under
     ``gamma``: on a fitted curve from the equivalent position of the start loss (as the planner
-    does), or on an observed whole-fleet run from the same start, interpolated linearly."""
+    does), or on an observed whole-fleet run from the same start, interpolated linearly.
+    ``floor`` = (c, κ) applies the subset floor max(ℓ, min(c + κ·(N/D − 1), ℓ_before)) after
+    every epoch (none when κ = 0), and the next epoch continues from the floored loss."""
     from leantrain.pact.formulas import epoch_progress
 
-    progress = np.cumsum(
-        epoch_progress(np.asarray(run.samples, dtype=np.float64), full_samples, gamma)
-    )
+    steps = epoch_progress(np.asarray(run.samples, dtype=np.float64), full_samples, gamma)
+    c, kappa = floor
     if isinstance(reference, ObservedRun):
-        return np.interp(progress, reference.progress, reference.losses)
-    positions = reference.position(run.start_loss) + progress
-    return np.array([reference.loss(float(p)) for p in positions])
+        grid = np.asarray(reference.progress, dtype=np.float64)
+        observed = np.asarray(reference.losses, dtype=np.float64)
+        if kappa <= 0.0:
+            return np.interp(np.cumsum(steps), grid, observed)
+        # Positions of a loss on the observed run: read on its running minimum (decreasing).
+        lowest = np.minimum.accumulate(observed)
+
+        def loss_at(position: float) -> float:
+            return float(np.interp(position, grid, observed))
+
+        def position_of(loss: float) -> float:
+            return float(np.interp(-loss, -lowest, grid))
+
+        position = 0.0
+    else:
+        if kappa <= 0.0:
+            positions = reference.position(run.start_loss) + np.cumsum(steps)
+            return np.array([reference.loss(float(p)) for p in positions])
+        curve = reference
+
+        def loss_at(position: float) -> float:
+            return curve.loss(position)
+
+        def position_of(loss: float) -> float:
+            return curve.position(loss)
+
+        position = curve.position(run.start_loss)
+    out, before = [], run.start_loss
+    for samples, step in zip(run.samples, steps, strict=True):
+        after = loss_at(position + float(step))
+        floored = max(after, min(c + kappa * (full_samples / samples - 1.0), before))
+        position = position + float(step) if floored == after else position_of(floored)
+        out.append(floored)
+        before = floored
+    return np.array(out)
 
 
 def fit_participation(
-    reference: Curve | ObservedRun, runs: Sequence[ParticipationRun], full_samples: float
+    reference: Curve | ObservedRun,
+    runs: Sequence[ParticipationRun],
+    full_samples: float,
+    floor: tuple[float, float] = (0.0, 0.0),
 ) -> ParticipationFit:
     """Fit γ to runs of partial participation: the γ in [:data:`GAMMA_MIN`, 1] whose predicted
     losses have the least squared error (bounded scalar search; the error is unimodal in γ
@@ -238,6 +326,8 @@ def fit_participation(
             observed run.
         runs: The partial-participation runs.
         full_samples: N, the effective samples of a whole-fleet epoch.
+        floor: (c, κ) of the subset floor the runs' epochs are predicted under
+            (:func:`participation_losses`); κ = 0 is none.
 
     Raises:
         ValueError: No run, an epoch without samples, a start loss a fitted curve cannot improve
@@ -260,7 +350,7 @@ def fit_participation(
 
     def sse(gamma: float) -> float:
         predicted = np.concatenate(
-            [participation_losses(reference, run, full_samples, gamma) for run in runs]
+            [participation_losses(reference, run, full_samples, gamma, floor) for run in runs]
         )
         residual = predicted - observed
         return float(np.dot(residual, residual))

@@ -70,6 +70,9 @@ class ProfileOptions:
             whole-fleet epoch every epoch of a plan trains (docs/pact.md, 'Epoch floors').
         final_share: ``[options] final_share`` of the problem written: the least share of a
             whole-fleet epoch a plan's final epoch trains (docs/pact.md, 'Epoch floors').
+        floor_draws: One-epoch probes per participation share from the level-0 run's last
+            model, to which κ of the subset floor is fitted (``fedavg`` only;
+            docs/pact-profile-execute.md, 'Subset floor'); 0 measures none and writes no floor.
     """
 
     levels: tuple[float, ...] = DEFAULT_LEVELS
@@ -88,17 +91,19 @@ class ProfileOptions:
     curve_family: Literal["power", "log-logistic"] = "log-logistic"
     min_share: float = DEFAULT_MIN_SHARE
     final_share: float = DEFAULT_FINAL_SHARE
+    floor_draws: int = 5
 
     @property
     def passes(self) -> int:
         """The training passes :func:`~leantrain.pact.profile.profile` runs: the warm-up and
         level 0's passes, every pruned level's from the initial model (warm-up and passes), and
-        the participation runs (which ``central`` skips)."""
+        the participation runs and the subset floor's probes (which ``central`` skips; each probe
+        counts as a pass)."""
         shares = len(self.participation) if self.method == "fedavg" else 0
         repeats = len(self.levels) if self.participation_per_level else 1
         runs = 1 + shares * repeats
         pruned = (len(self.levels) - 1) * (self.warmup_epochs + self.epochs)
-        return self.warmup_epochs + runs * self.epochs + pruned
+        return self.warmup_epochs + runs * self.epochs + pruned + shares * self.floor_draws
 
     def check(self) -> None:
         """Raise :class:`~leantrain.errors.InputError` on an unusable option; its field is the
@@ -154,6 +159,8 @@ class ProfileOptions:
         for name, share in (("min_share", self.min_share), ("final_share", self.final_share)):
             if not 0.0 <= share <= 1.0:
                 raise InputError(where, name, f"must lie in [0, 1], got {share}")
+        if self.floor_draws < 0:
+            raise InputError(where, "floor_draws", f"must be 0 or more, got {self.floor_draws}")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import tomli_w
 from leantrain.io import atomic_write_text
 from leantrain.pact.plan import Decision
 from leantrain.pact.problem import Problem
-from leantrain.pact.profile.fit import CurveFit, ParticipationFit
+from leantrain.pact.profile.fit import CurveFit, ParticipationFit, SubsetFloor
 from leantrain.pact.profile.options import ProfileOptions
 
 __all__ = ["LevelProfile", "ProfileResult"]
@@ -73,6 +73,7 @@ class ProfileResult:
         participation: γ of the participation model and its fit (None: not measured, γ = 1);
             level 0's when there is one per level.
         participation_levels: One fit per level (``participation_per_level``), else empty.
+        subset_floor: κ of the subset floor and its probes (None: not measured, no floor).
         source: The config it came from (for the file's header).
     """
 
@@ -86,6 +87,7 @@ class ProfileResult:
     options: ProfileOptions
     participation: ParticipationFit | None = None
     participation_levels: tuple[ParticipationFit, ...] = ()
+    subset_floor: SubsetFloor | None = None
     source: str = "<config>"
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -111,7 +113,7 @@ class ProfileResult:
             f"passes per level;\n# one pass = N = {self.samples_per_epoch} samples; the last "
             f"{options.holdout} points of each level are held out of the fit.\n"
             f"# Per level (ρ, curve, errors):\n{fits}\n"
-            f"{self._participation_comment()}\n"
+            f"{self._participation_comment()}{self._floor_comment()}\n"
         )
         target_epochs = options.target_epochs or options.epochs
         level = self.problem.model.levels[self.reference.level]
@@ -155,6 +157,16 @@ class ProfileResult:
                     comments[key] = ""  # only before the first node
             out += line
         return out
+
+    def _floor_comment(self) -> str:
+        floor = self.subset_floor
+        if floor is None:
+            return "# Subset floor: not measured (none).\n"
+        probes = ", ".join(f"{loss:.3f} at D = {samples:g}" for samples, loss in floor.probes)
+        return (
+            f"# Subset floor: κ = {floor.kappa:.4g}, fitted to one-epoch probes from the level-0 "
+            f"model at {floor.start_loss:.4f}:\n# {probes}.\n"
+        )
 
     def _participation_comment(self) -> str:
         fit = self.participation

@@ -71,8 +71,10 @@ from leantrain.pact.profile.fit import (
     ObservedRun,
     ParticipationFit,
     ParticipationRun,
+    SubsetFloor,
     fit_curve,
     fit_participation,
+    fit_subset_floor,
 )
 from leantrain.pact.profile.options import ProfileOptions, ProfileProgress
 from leantrain.pact.profile.passes import central_pass, pooled_training_data
@@ -300,6 +302,34 @@ class _Profiler:
             losses.append(self.observe(model, f"participation {share:g} at {level:g}", level))
         return ParticipationRun(share, initial_loss, tuple(samples), tuple(losses))
 
+    def floor_probes(self) -> tuple[float, list[tuple[float, float]]]:
+        """The loss of the level-0 run's last model and, per participation share and draw, the
+        (effective samples, loss) of one FedAvg epoch of a seeded random subset of that share
+        from it (docs/pact-profile-execute.md, 'Subset floor')."""
+        start_loss, state = self.checkpoints[-1]
+        if self.executor is None:
+            self.executor = LocalExecutor(self.setup)
+        devices = sorted(self.everyone)
+        probes = []
+        for share in self.shares:
+            count = max(1, round(share * len(devices)))
+            for draw in range(self.options.floor_draws):
+                model = self.setup.build_model()
+                model.load_state_dict(state)
+                rng = numpy_rng(self.setup.config.seed, "pact-floor", round(share * 1e6), draw)
+                chosen = sorted(int(i) for i in rng.choice(devices, size=count, replace=False))
+                run_epoch(
+                    model,
+                    self.executor,
+                    {i: 1.0 for i in chosen},
+                    purpose="pact-floor",
+                    epoch=self.options.warmup_epochs + self.options.epochs + draw,
+                    level=0.0,
+                )
+                samples = float(sum(len(self.setup.partitions[i]) for i in chosen))
+                probes.append((samples, self.observe(model, f"floor probe {share:g}", 0.0)))
+        return start_loss, probes
+
 
 #: The least jump slope written: above −1, so that pruning stays increasing in the loss.
 SLOPE_MIN = -0.5
@@ -378,6 +408,11 @@ def profile(
         for level in options.levels
     ]
     levels = _fit_jumps(measured, initial_loss)
+    floor: SubsetFloor | None = None
+    if profiler.shares and options.floor_draws > 0 and profiler.checkpoints:
+        start_loss, probes = profiler.floor_probes()
+        floor = fit_subset_floor(start_loss, probes, levels[0].fit.curve.c, float(n))
+    kappa = floor.kappa if floor is not None else 0.0
     fits: list[ParticipationFit] = []
     if profiler.shares:
         fitted = levels if options.participation_per_level else levels[:1]
@@ -393,7 +428,9 @@ def profile(
                     tuple(float(k * n) for k in range(options.epochs + 1)),
                     tuple(level.losses[: options.epochs + 1]),
                 )
-                fits.append(fit_participation(observed, runs, float(n)))
+                # The runs' one-node epochs reach their subset floor: predicted with it, so
+                # that the floor does not leak into γ.
+                fits.append(fit_participation(observed, runs, float(n), (level.fit.curve.c, kappa)))
             except ValueError as error:
                 raise InputError(
                     source,
@@ -404,7 +441,7 @@ def profile(
     participation = fits[0] if fits else None
     per_level = tuple(fits) if options.participation_per_level and fits else ()
     raw, reference = problem_raw(
-        setup, options, levels, initial_loss, source, participation, per_level
+        setup, options, levels, initial_loss, source, participation, per_level, kappa
     )
     problem = parse_problem(raw, source)
     return ProfileResult(
@@ -418,6 +455,7 @@ def profile(
         options=options,
         participation=participation,
         participation_levels=per_level,
+        subset_floor=floor,
         source=source,
         raw=raw,
     )
