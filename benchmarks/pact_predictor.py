@@ -127,8 +127,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "min_share": 0.25,
         "final_share": 0.0,
     },
-    # With the subset floor measured (docs/pact.md, 'The subset floor'), one γ per level.
-    "per-level-subset-floor": {"participation_per_level": True},
+    # The subset floor measured (docs/pact.md, 'The subset floor'), with one γ or one per level.
+    "subset-floor": {"floor_draws": 5},
+    "per-level-subset-floor": {"participation_per_level": True, "floor_draws": 5},
 }
 
 #: Variants whose option changes only what the profile writes into the problem, not what it
@@ -403,6 +404,13 @@ def gamma_text(summary: dict[str, Any]) -> str:
     return ", ".join(f"{gamma:.3f}" for gamma in gammas)
 
 
+def kappa_text(problem: Problem) -> str:
+    """κ of a problem's subset floor: one value, or one per level (level 0's first)."""
+    kappa = problem.curve.subset_floor
+    values = kappa if isinstance(kappa, list) else [kappa]
+    return ", ".join(f"{value:.4f}" for value in values)
+
+
 def report(
     profiles: Sequence[Profiled], runs: Sequence[dict[str, Any]], infeasible: Sequence[str]
 ) -> str:
@@ -422,8 +430,9 @@ def report(
         "1/16, 1/4 and 1/2 of the devices, jumps at three checkpoints, planning margin "
         f"k = 1 × σ, fraction law `{'/'.join(laws)}`, curve family `{'/'.join(families)}`, "
         f"floors on every epoch's and the final epoch's share (`min_share` and `final_share`) "
-        f"{floor_text}, the subset floor κ fitted to one-epoch probes, 5 per share, where the "
-        "profiles table gives one). "
+        f"{floor_text}, the subset floor κ per level in the profiles table: 0 is not measured, "
+        "the default; the subset-floor variants fit it to 5 one-epoch probes per share and "
+        "level). "
         "Targets: the loss the profile predicts "
         "after 4, 8 and 12 reference epochs, deadline 1.5 × as many reference epochs. Plans by "
         f"`pact` (ε = {EPSILON}; interchangeable nodes take turns); executed with real FedAvg "
@@ -437,8 +446,8 @@ def report(
         "",
         "### Profiles",
         "",
-        "| fleet | wall time (s) | γ | RMSE at γ / at 1 | σ | κ | held-out RMSE per level | "
-        "jump / slope per level |",
+        "| fleet | wall time (s) | γ | RMSE at γ / at 1 | σ | κ per level | "
+        "held-out RMSE per level | jump / slope per level |",
         "|---|---:|---:|---|---:|---:|---|---|",
     ]
     for item in profiles:
@@ -448,7 +457,7 @@ def report(
         lines.append(
             f"| {item.fleet} | {s['seconds']:.0f} | {gamma_text(s)} | "
             f"{s['gamma_rmse']:.3f} / {s['linear_rmse']:.3f} | {s['sigma']:.3f} | "
-            f"{item.problem.curve.subset_floor:.4f} | {rmse} | {jumps} |"
+            f"{kappa_text(item.problem)} | {rmse} | {jumps} |"
         )
     lines += [
         "",
@@ -489,8 +498,8 @@ def main(argv: list[str] | None = None) -> None:
         "today's defaults but no floor on the final epoch), final-half (the final epoch trains at "
         "least half of a whole-fleet epoch), per-level-final-quarter or per-level-final-half "
         "(both), min-quarter or per-level-min-quarter (every epoch trains at least a quarter), "
-        "per-level-subset-floor (one γ per level with today's defaults, the subset floor "
-        "included)",
+        "subset-floor or per-level-subset-floor (the subset floor measured, 5 probes per share "
+        "and level, with one γ or one per level)",
     )
     args = parser.parse_args([] if argv is None else argv)
     torch.set_num_threads(args.threads)

@@ -157,6 +157,8 @@ def recompute(problem: Problem, plan: Plan) -> list[tuple[float, float, float, f
             s_eq = ((jumped - c) / a) ** (-1 / b) - s0
             loss = c + a * (s_eq + progress + s0) ** -b
         kappa, effective = curve.subset_floor, sum(samples)
+        if isinstance(kappa, list):
+            kappa = kappa[level]
         if kappa > 0.0 and effective > 0.0 and jumped > c:
             # The subset floor: few nodes cannot average the loss below c + κ·(N/D − 1), and an
             # epoch never raises it.

@@ -8,11 +8,14 @@ import pytest
 from leantrain.pact import exact
 
 
-@pytest.mark.parametrize("windows", [(4, 16), (1, 2, 3), (64, 256)])
-def test_windowed_dominance_is_the_plain_test(
-    windows: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("windows", "batch"), [((4, 16), 50), ((1, 2, 3), 7), ((64, 256), 100), ((8,), 1000)]
+)
+def test_windowed_archived_dominance_is_the_plain_test(
+    windows: tuple[int, ...], batch: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(exact, "RECENT_STATES", windows)
+    monkeypatch.setattr(exact, "ARCHIVE_BATCH", batch)
     rng = np.random.default_rng(7)
     memo = exact._Memo()
     states: list[np.ndarray] = []
@@ -24,5 +27,7 @@ def test_windowed_dominance_is_the_plain_test(
         verdicts.add(plain)
         memo.add(*state)
         states.append(state)
-    # Both verdicts occur, past every window: the test can fail either way.
+    # Both verdicts occur, past every window and with an archive (except for the largest
+    # batch): the test can fail either way.
     assert verdicts == {True, False} and memo.size > max(windows)
+    assert (memo.archived > 0) == (batch < 400)

@@ -36,7 +36,7 @@ from leantrain.pact.profile import (
     reference_epoch,
 )
 
-OPTIONS = ProfileOptions(levels=(0.0, 0.25, 0.5, 0.75), epochs=5, holdout=1)
+OPTIONS = ProfileOptions(levels=(0.0, 0.25, 0.5, 0.75), epochs=5, holdout=1, floor_draws=5)
 
 
 # Every test here trains on one thread, on the tiny fleet (``tiny_setup``).
@@ -97,9 +97,8 @@ def test_a_gamma_per_level_is_fitted_on_each_levels_own_runs(
     result: ProfileResult, setup: FederatedSetup
 ) -> None:
     options = ProfileOptions(levels=(0.0, 0.5), epochs=5, holdout=1, participation_per_level=True)
-    # Warm-up, level 0, level 0.5 from the initial model, the participation runs twice, and the
-    # subset floor's probes (five per share).
-    assert options.passes == 1 + 5 + (1 + 5) + 2 * 3 * 5 + 3 * 5
+    # Warm-up, level 0, level 0.5 from the initial model, and the participation runs twice.
+    assert options.passes == 1 + 5 + (1 + 5) + 2 * 3 * 5
     measured = profile(setup, options)
     gammas = measured.problem.curve.participation
     assert isinstance(gammas, list) and len(gammas) == 2
@@ -147,7 +146,7 @@ def test_central_profiling_measures_no_participation(setup: FederatedSetup) -> N
     central = ProfileOptions(levels=(0.0,), method="central", epochs=5, holdout=1)
     assert central.passes == 1 + 5  # warm-up and one level, no participation runs
     # Pruned levels train from the initial model: warm-up and passes each.
-    assert OPTIONS.passes == 1 + 5 + 3 * (1 + 5) + 3 * 5 + 3 * 5  # and the floor probes
+    assert OPTIONS.passes == 1 + 5 + 3 * (1 + 5) + 3 * 5 + 4 * 3 * 5  # and the floor probes
     measured = profile(setup, central)
     assert measured.participation is None and measured.problem.curve.participation == 1.0
 
@@ -390,25 +389,27 @@ def test_cli_profile_defaults_are_the_options_defaults() -> None:
         assert parameters[name].default == getattr(defaults, name), name
 
 
-def test_the_subset_floor_is_fitted_to_probes_from_the_last_level_0_model(
+def test_the_subset_floor_is_fitted_per_level_to_probes_from_its_last_model(
     result: ProfileResult,
 ) -> None:
-    floor = result.subset_floor
-    assert floor is not None
-    # floor_draws probes per participation share, each one FedAvg epoch of that share.
-    assert len(floor.probes) == len(OPTIONS.participation) * OPTIONS.floor_draws
-    counts = sorted({round(samples) for samples, _ in floor.probes})
-    assert len(counts) >= 2  # a probe's samples grow with its share
-    # They start from the level-0 run's last model (the run's last loss).
-    assert floor.start_loss == result.levels[0].losses[-1]
-    assert result.problem.curve.subset_floor == floor.kappa >= 0.0
-    assert "Subset floor: κ" in result.toml()
+    floors = result.subset_floor
+    assert len(floors) == len(OPTIONS.levels)
+    for level, floor in zip(result.levels, floors, strict=True):
+        # floor_draws probes per participation share, each one FedAvg epoch of that share.
+        assert len(floor.probes) == len(OPTIONS.participation) * OPTIONS.floor_draws
+        assert len({round(samples) for samples, _ in floor.probes}) >= 2  # grows with the share
+        # They start from the level's last model (its run's last loss).
+        assert floor.start_loss == level.losses[-1]
+    kappas = [floor.kappa for floor in floors]
+    assert all(kappa >= 0.0 for kappa in kappas)
+    assert result.problem.kappas == (kappas if any(kappas) else [0.0] * len(kappas))
+    assert "Subset floor per level" in result.toml()
 
 
-def test_no_floor_draws_write_no_floor(setup: FederatedSetup) -> None:
-    options = ProfileOptions(levels=(0.0,), epochs=5, holdout=1, floor_draws=0)
-    assert options.passes == 1 + 5 + 3 * 5
+def test_by_default_no_floor_is_measured_or_written(setup: FederatedSetup) -> None:
+    options = ProfileOptions(levels=(0.0,), epochs=5, holdout=1)
+    assert options.floor_draws == 0 and options.passes == 1 + 5 + 3 * 5
     measured = profile(setup, options)
-    assert measured.subset_floor is None and measured.problem.curve.subset_floor == 0.0
+    assert measured.subset_floor == () and measured.problem.curve.subset_floor == 0.0
     with pytest.raises(InputError, match="floor_draws"):
         ProfileOptions(floor_draws=-1).check()

@@ -61,10 +61,12 @@ def test_the_floor_formulas() -> None:
 
 def test_the_problem_checks_kappa() -> None:
     raw = enumerable(0, 2).model_dump()
-    for bad in (-0.1, math.inf):
+    for bad in (-0.1, math.inf, math.nan, [0.1], [0.1, -0.1]):
         raw["curve"]["subset_floor"] = bad
         with pytest.raises(pydantic.ValidationError, match="subset_floor"):
             Problem.model_validate(raw)
+    raw["curve"]["subset_floor"] = [0.0, 0.25]
+    assert Problem.model_validate(raw).kappas == [0.0, 0.25]
 
 
 def test_small_epochs_level_off_at_their_floor() -> None:
@@ -73,7 +75,7 @@ def test_small_epochs_level_off_at_their_floor() -> None:
     free = LossPredictor.of(enumerable(1, 1))
     full = problem.full_samples
     small = full / 10.0
-    floor = problem.curve.c[0] + predictor.subset_floor * 9.0
+    floor = problem.curve.c[0] + predictor.kappa(0) * 9.0
     losses = predictor.trajectory([0] * 60, [small] * 60)
     assert all(b <= a for a, b in itertools.pairwise(losses))
     assert min(losses) == pytest.approx(floor, rel=1e-12)
@@ -128,6 +130,22 @@ def test_replanning_keeps_the_floor() -> None:
     assert isinstance(remaining, Problem)
     assert remaining.curve.subset_floor == problem.curve.subset_floor
     assert remaining.full_samples == problem.full_samples
+    # One κ per level: the levels left keep theirs.
+    curve = problem.curve.model_copy(update={"subset_floor": [0.01, 0.02]})
+    per_level = problem.model_copy(update={"curve": curve})
+    later = remaining_problem(per_level, 1, problem.curve.initial_loss, 0.0, 1)
+    assert isinstance(later, Problem) and later.kappas == [0.02]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_is_the_enumeration_with_one_kappa_per_level(seed: int) -> None:
+    problem = enumerable(seed, 2)
+    top = problem.target.loss - max(problem.curve.c)
+    curve = problem.curve.model_copy(update={"subset_floor": [0.1 * top, 0.5 * top]})
+    problem = problem.model_copy(update={"curve": curve})
+    exact = make_solver("exact").solve(problem)
+    assert_exact_is_the_enumeration(problem, exact)
+    assert_pact_near_exact(problem, exact, make_solver("pact").solve(problem))
 
 
 def test_kappa_is_fitted_to_the_probes_that_rose() -> None:

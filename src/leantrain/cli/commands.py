@@ -346,8 +346,10 @@ def profile_command(
     ] = 0.25,
     floor_draws: Annotated[
         int,
-        typer.Option(help="One-epoch probes per participation share that fit the subset floor."),
-    ] = 5,
+        typer.Option(
+            help="One-epoch probes per share and level that fit the subset floor (0: none)."
+        ),
+    ] = 0,
     force: _Force = False,
 ) -> None:
     """Profile the model per pruning level and fit the loss predictor: a PACT problem file."""

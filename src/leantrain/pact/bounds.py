@@ -175,25 +175,29 @@ class RemainingBound:
 
     def energy_to_go(
         self,
-        level: int,
+        level: int | NDArray[np.int64],
         loss: FloatArray,
         time_left: FloatArray | float,
         epochs_left: FloatArray | float,
     ) -> FloatArray:
         """Lower bound of the energy still needed from ``loss`` at ``level`` with ``time_left``
-        seconds and ``epochs_left`` epochs to spare (finite; vectorised over ``loss``)."""
+        seconds and ``epochs_left`` epochs to spare (finite; vectorised over ``loss``, and over
+        ``level`` when it is an array of one level per loss)."""
         loss = np.asarray(loss, dtype=np.float64)
         index, inside = self._index(loss)
-        table = self.energy[level][index]  # (n, K)
+        table = self.energy[level, index]  # (n, K)
         time_left = np.broadcast_to(np.asarray(time_left, dtype=np.float64), loss.shape)
         epochs_left = np.broadcast_to(np.asarray(epochs_left, dtype=np.float64), loss.shape)
         penalty = self.lambdas * time_left[:, None] + self.mus * epochs_left[:, None]
         value = (table - penalty).max(axis=1)
         return np.where(inside, np.maximum(value, 0.0), 0.0)
 
-    def quick(self, level: int, loss: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def quick(
+        self, level: int | NDArray[np.int64], loss: FloatArray
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """:meth:`time_to_go`, :meth:`epochs_to_go` and :meth:`energy_free` with one grid
-        lookup: the cheap tests a search runs before :meth:`energy_to_go`."""
+        lookup: the cheap tests a search runs before :meth:`energy_to_go` (``level``: one, or
+        one per loss)."""
         index, inside = self._index(np.asarray(loss, dtype=np.float64))
         epochs = np.maximum(np.ceil(self.epochs[level, index] - 1e-9), 1.0)
         return (

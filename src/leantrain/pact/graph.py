@@ -334,7 +334,7 @@ def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
     if problem.final_samples > 0.0:
         ends = problem.final_floor_met(np.stack([c.samples for c in covers]))
         energy = np.where(ends, energy, np.inf)
-    kappa, curve = problem.curve.subset_floor, problem.curve
+    kappa, curve = problem.kappas[level], problem.curve
     if kappa > 0.0:
         # A final epoch's subset floor lies at or below the target (docs/pact.md, 'The subset
         # floor'): otherwise the floor keeps the loss above it.
@@ -904,10 +904,10 @@ class _Search:
         # Under a floor on the final epoch (docs/pact.md, 'Epoch floors') the final epoch
         # stays as it is: an exchange could move it below the floor.
         # So does it under a subset floor, which the final epoch's set must clear.
-        kappa = self.problem.curve.subset_floor
-        fixed = 1 if self.problem.final_samples > 0.0 or kappa > 0.0 else 0
+        floored = any(kappa > 0.0 for kappa in self.problem.kappas)
+        fixed = 1 if self.problem.final_samples > 0.0 or floored else 0
         polished = polish(levels[: len(levels) - fixed], cells[: len(cells) - fixed], menus, slack)
-        if kappa > 0.0:
+        if floored:
             # Under a subset floor the order within a run matters and ascending samples is the
             # best (docs/pact.md, 'The subset floor'); evaluate then checks the floors.
             polished = _ascending_runs(levels[: len(polished)], polished, self.options)

@@ -7,7 +7,7 @@ equivalent position s_eq = ((ℓ⁺ − c)/a)^(−1/b) − s0 (negative when ℓ
 start: no clamp, so an epoch without samples never lowers the loss), advancing by the progress
 P(D) of the epoch's effective samples D (P(D) = N·(D/N)^γ, docs/pact.md, 'Participation'; D
 itself when γ = 1): ℓ = c + a·(s_eq + P(D) + s0)^(−b). When ℓ⁺ ≤ c the curve cannot improve it and
-the loss stays ℓ⁺. Under a subset floor κ > 0 the loss after the epoch is
+the loss stays ℓ⁺. Under a subset floor κ > 0 (of level ρ′) the loss after the epoch is
 max(ℓ, min(c + κ·(N/D − 1), ℓ⁺)): few nodes cannot average the loss below their floor
 (docs/pact.md, 'The subset floor'). The formulas are those of :mod:`leantrain.pact.formulas`.
 """
@@ -75,7 +75,7 @@ class LossPredictor:
     participation: tuple[float, ...] = ()
     full_samples: float = 1.0
     jump_slope: tuple[float, ...] = ()
-    subset_floor: float = 0.0
+    subset_floor: tuple[float, ...] = ()
 
     @staticmethod
     def of(problem: Problem) -> LossPredictor:
@@ -91,7 +91,7 @@ class LossPredictor:
             tuple(problem.gammas),
             problem.full_samples,
             tuple(curve.jump_slope or [0.0] * len(curve.jump)),
-            curve.subset_floor,
+            tuple(problem.kappas),
         )
 
     def slope(self, level: int) -> float:
@@ -148,21 +148,25 @@ class LossPredictor:
             return jumped
         start = curve.position(jumped)
         after = curve.loss(start + scale * self.progress(samples, level_to))
-        if self.subset_floor > 0.0:
+        kappa = self.kappa(level_to)
+        if kappa > 0.0:
             return float(
-                floored_loss(
-                    after, jumped, float(samples), self.full_samples, curve.c, self.subset_floor
-                )
+                floored_loss(after, jumped, float(samples), self.full_samples, curve.c, kappa)
             )
         return after
+
+    def kappa(self, level: int) -> float:
+        """κ of ``level``'s subset floor (0 without one; docs/pact.md, 'The subset floor')."""
+        return self.subset_floor[level] if self.subset_floor else 0.0
 
     def floor_samples(self, loss: float, level: int) -> float:
         """The fewest effective samples of an epoch at ``level`` whose subset floor lets the loss
         reach ``loss`` (0 without a floor; docs/pact.md, 'The subset floor')."""
-        if self.subset_floor <= 0.0:
+        kappa = self.kappa(level)
+        if kappa <= 0.0:
             return 0.0
         c = self.curves[level].c
-        return float(floor_samples(float(loss), self.full_samples, c, self.subset_floor))
+        return float(floor_samples(float(loss), self.full_samples, c, kappa))
 
     def progress_needed(self, loss: float, level_from: int, level_to: int, target: float) -> float:
         """The curve positions still to go from ``loss`` (jumped from ``level_from`` to

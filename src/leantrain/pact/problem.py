@@ -5,6 +5,7 @@ TOML."""
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal, overload
 
@@ -112,8 +113,8 @@ class CurveSection(_Strict):
         sigma: σ, the predictor's error on held-out points (``profile`` writes its RMSE); the
             solvers plan to ℓ* − k·σ (``options.margin`` = k; docs/pact.md, 'Planning margin').
         subset_floor: κ of the subset floor (docs/pact.md, 'The subset floor'): an epoch of D
-            effective samples at level ρ cannot bring the loss below c_ρ + κ·(N/D − 1); 0 (the
-            default) is no floor.
+            effective samples at level ρ cannot bring the loss below c_ρ + κ_ρ·(N/D − 1); one
+            value for every level or one per level; 0 (the default) is no floor.
     """
 
     a: list[Positive]
@@ -128,7 +129,7 @@ class CurveSection(_Strict):
     fraction_law: Literal["samples", "steps"] = "samples"
     full_samples: Positive | None = None
     sigma: NonNegative = 0.0
-    subset_floor: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 0.0
+    subset_floor: float | list[float] = 0.0
 
     @model_validator(mode="after")
     def _family(self) -> CurveSection:
@@ -144,6 +145,14 @@ class CurveSection(_Strict):
         values = value if isinstance(value, list) else [value]
         if not values or not all(0.0 < gamma <= 1.0 for gamma in values):
             raise ValueError("every γ must lie in (0, 1]")
+        return value
+
+    @field_validator("subset_floor")
+    @classmethod
+    def _kappa(cls, value: float | list[float]) -> float | list[float]:
+        values = value if isinstance(value, list) else [value]
+        if not values or not all(0.0 <= kappa < math.inf for kappa in values):
+            raise ValueError("every κ must be finite and at least 0")
         return value
 
 
@@ -195,10 +204,12 @@ class Problem(_Strict):
         for name in ("a", "b", "c", "s0", "jump"):
             if len(getattr(self.curve, name)) != levels:
                 raise ValueError(f"curve.{name}: needs one entry per level ({levels})")
-        if isinstance(self.curve.participation, list) and len(self.curve.participation) != levels:
-            raise ValueError(
-                f"curve.participation: needs one value, or one entry per level ({levels})"
-            )
+        for name in ("participation", "subset_floor"):
+            value = getattr(self.curve, name)
+            if isinstance(value, list) and len(value) != levels:
+                raise ValueError(
+                    f"curve.{name}: needs one value, or one entry per level ({levels})"
+                )
         jump = self.curve.jump
         if any(b < a for a, b in itertools.pairwise(jump)):
             raise ValueError("curve.jump: must be non-decreasing (pruning never lowers the loss)")
@@ -291,6 +302,13 @@ class Problem(_Strict):
         level)."""
         gamma = self.curve.participation
         return list(gamma) if isinstance(gamma, list) else [gamma] * len(self.model.levels)
+
+    @property
+    def kappas(self) -> list[float]:
+        """κ of each level's subset floor (``curve.subset_floor``, one value or one per level;
+        docs/pact.md, 'The subset floor')."""
+        kappa = self.curve.subset_floor
+        return list(kappa) if isinstance(kappa, list) else [kappa] * len(self.model.levels)
 
     def fraction_power(self, level: int) -> float:
         """p of a node's effective samples q·f^p·d at ``level``: 1 under ``curve.fraction_law``

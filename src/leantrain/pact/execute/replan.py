@@ -120,7 +120,9 @@ def remaining_problem(
         "fraction_law": curve.fraction_law,
         "full_samples": problem.full_samples,
         "sigma": curve.sigma,
-        "subset_floor": curve.subset_floor,
+        "subset_floor": (
+            curve.subset_floor[keep] if isinstance(curve.subset_floor, list) else curve.subset_floor
+        ),
     }
     raw["options"]["max_epochs"] = epochs_left
     return parse_problem(raw, "<remaining problem>")

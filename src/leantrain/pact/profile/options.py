@@ -70,9 +70,10 @@ class ProfileOptions:
             whole-fleet epoch every epoch of a plan trains (docs/pact.md, 'Epoch floors').
         final_share: ``[options] final_share`` of the problem written: the least share of a
             whole-fleet epoch a plan's final epoch trains (docs/pact.md, 'Epoch floors').
-        floor_draws: One-epoch probes per participation share from the level-0 run's last
-            model, to which κ of the subset floor is fitted (``fedavg`` only;
-            docs/pact-profile-execute.md, 'Subset floor'); 0 measures none and writes no floor.
+        floor_draws: One-epoch probes per participation share from each level's last model, to
+            which that level's κ of the subset floor is fitted (``fedavg`` only;
+            docs/pact-profile-execute.md, 'Subset floor'); 0 (the default) measures none and
+            writes no floor.
     """
 
     levels: tuple[float, ...] = DEFAULT_LEVELS
@@ -91,7 +92,7 @@ class ProfileOptions:
     curve_family: Literal["power", "log-logistic"] = "log-logistic"
     min_share: float = DEFAULT_MIN_SHARE
     final_share: float = DEFAULT_FINAL_SHARE
-    floor_draws: int = 5
+    floor_draws: int = 0
 
     @property
     def passes(self) -> int:
@@ -103,7 +104,8 @@ class ProfileOptions:
         repeats = len(self.levels) if self.participation_per_level else 1
         runs = 1 + shares * repeats
         pruned = (len(self.levels) - 1) * (self.warmup_epochs + self.epochs)
-        return self.warmup_epochs + runs * self.epochs + pruned + shares * self.floor_draws
+        probes = shares * self.floor_draws * len(self.levels)
+        return self.warmup_epochs + runs * self.epochs + pruned + probes
 
     def check(self) -> None:
         """Raise :class:`~leantrain.errors.InputError` on an unusable option; its field is the

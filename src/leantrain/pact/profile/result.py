@@ -73,7 +73,8 @@ class ProfileResult:
         participation: γ of the participation model and its fit (None: not measured, γ = 1);
             level 0's when there is one per level.
         participation_levels: One fit per level (``participation_per_level``), else empty.
-        subset_floor: κ of the subset floor and its probes (None: not measured, no floor).
+        subset_floor: Per level, κ of the subset floor and its probes (empty: not measured, no
+            floor).
         source: The config it came from (for the file's header).
     """
 
@@ -87,7 +88,7 @@ class ProfileResult:
     options: ProfileOptions
     participation: ParticipationFit | None = None
     participation_levels: tuple[ParticipationFit, ...] = ()
-    subset_floor: SubsetFloor | None = None
+    subset_floor: tuple[SubsetFloor, ...] = ()
     source: str = "<config>"
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -159,14 +160,18 @@ class ProfileResult:
         return out
 
     def _floor_comment(self) -> str:
-        floor = self.subset_floor
-        if floor is None:
+        if not self.subset_floor:
             return "# Subset floor: not measured (none).\n"
-        probes = ", ".join(f"{loss:.3f} at D = {samples:g}" for samples, loss in floor.probes)
-        return (
-            f"# Subset floor: κ = {floor.kappa:.4g}, fitted to one-epoch probes from the level-0 "
-            f"model at {floor.start_loss:.4f}:\n# {probes}.\n"
-        )
+        lines = [
+            "# Subset floor per level, fitted to one-epoch probes from the level's last model:"
+        ]
+        for level, floor in zip(self.levels, self.subset_floor, strict=True):
+            probes = ", ".join(f"{loss:.3f}@{samples:g}" for samples, loss in floor.probes)
+            lines.append(
+                f"#   {level.pruning:<5g} κ = {floor.kappa:.4g} from {floor.start_loss:.4f}: "
+                f"{probes} (loss@D)"
+            )
+        return "\n".join(lines) + "\n"
 
     def _participation_comment(self) -> str:
         fit = self.participation

@@ -125,6 +125,8 @@ class _Profiler:
         self.total = options.passes
         #: (loss, state) of the level-0 run at its snapshots (:meth:`passes`).
         self.checkpoints: list[tuple[float, dict[str, torch.Tensor]]] = []
+        #: (loss, state) of each level's run at its end, where the subset floor is probed.
+        self.finals: dict[float, tuple[float, dict[str, torch.Tensor]]] = {}
         self.done = 0
 
     def train_pass(
@@ -230,6 +232,8 @@ class _Profiler:
             _, start_loss = held_out(model, setup.data.test)
             samples, losses, snapshots = [0.0], [start_loss], []
         trained = self.passes(model, first, count, level, stage, snapshots)
+        if self.shares and options.floor_draws > 0:
+            self.finals[level] = (trained[-1], clone_state(model.state_dict()))
         samples.extend(float((first + k + 1) * n) for k in range(count))
         losses.extend(trained)
         try:
@@ -302,19 +306,24 @@ class _Profiler:
             losses.append(self.observe(model, f"participation {share:g} at {level:g}", level))
         return ParticipationRun(share, initial_loss, tuple(samples), tuple(losses))
 
-    def floor_probes(self) -> tuple[float, list[tuple[float, float]]]:
-        """The loss of the level-0 run's last model and, per participation share and draw, the
-        (effective samples, loss) of one FedAvg epoch of a seeded random subset of that share
-        from it (docs/pact-profile-execute.md, 'Subset floor')."""
-        start_loss, state = self.checkpoints[-1]
+    def floor_probes(
+        self, level: float, full_widths: dict[str, int]
+    ) -> tuple[float, list[tuple[float, float]]]:
+        """The loss of ``level``'s last model (the end of its run) and, per participation share
+        and draw, the (effective samples, loss) of one FedAvg epoch of a seeded random subset of
+        that share from it (docs/pact-profile-execute.md, 'Subset floor')."""
+        start_loss, state = self.finals[level]
         if self.executor is None:
             self.executor = LocalExecutor(self.setup)
         devices = sorted(self.everyone)
+        shape = self.setup.data.train.input_shape
         probes = []
         for share in self.shares:
             count = max(1, round(share * len(devices)))
             for draw in range(self.options.floor_draws):
                 model = self.setup.build_model()
+                if level > 0.0:
+                    prune_model(model, level, full_widths, shape)
                 model.load_state_dict(state)
                 rng = numpy_rng(self.setup.config.seed, "pact-floor", round(share * 1e6), draw)
                 chosen = sorted(int(i) for i in rng.choice(devices, size=count, replace=False))
@@ -324,10 +333,11 @@ class _Profiler:
                     {i: 1.0 for i in chosen},
                     purpose="pact-floor",
                     epoch=self.options.warmup_epochs + self.options.epochs + draw,
-                    level=0.0,
+                    level=level,
                 )
                 samples = float(sum(len(self.setup.partitions[i]) for i in chosen))
-                probes.append((samples, self.observe(model, f"floor probe {share:g}", 0.0)))
+                stage = f"floor probe {share:g} at {level:g}"
+                probes.append((samples, self.observe(model, stage, level)))
         return start_loss, probes
 
 
@@ -408,15 +418,15 @@ def profile(
         for level in options.levels
     ]
     levels = _fit_jumps(measured, initial_loss)
-    floor: SubsetFloor | None = None
-    if profiler.shares and options.floor_draws > 0 and profiler.checkpoints:
-        start_loss, probes = profiler.floor_probes()
-        floor = fit_subset_floor(start_loss, probes, levels[0].fit.curve.c, float(n))
-    kappa = floor.kappa if floor is not None else 0.0
+    floors: list[SubsetFloor] = []
+    for level in levels if profiler.finals else ():
+        start_loss, probes = profiler.floor_probes(level.pruning, full_widths)
+        floors.append(fit_subset_floor(start_loss, probes, level.fit.curve.c, float(n)))
+    kappas = [floor.kappa for floor in floors] or [0.0] * len(levels)
     fits: list[ParticipationFit] = []
     if profiler.shares:
         fitted = levels if options.participation_per_level else levels[:1]
-        for level in fitted:
+        for level, kappa in zip(fitted, kappas, strict=False):
             runs = [
                 profiler.participation_run(share, level.pruning, full_widths)
                 for share in profiler.shares
@@ -441,7 +451,7 @@ def profile(
     participation = fits[0] if fits else None
     per_level = tuple(fits) if options.participation_per_level and fits else ()
     raw, reference = problem_raw(
-        setup, options, levels, initial_loss, source, participation, per_level, kappa
+        setup, options, levels, initial_loss, source, participation, per_level, kappas
     )
     problem = parse_problem(raw, source)
     return ProfileResult(
@@ -455,7 +465,7 @@ def profile(
         options=options,
         participation=participation,
         participation_levels=per_level,
-        subset_floor=floor,
+        subset_floor=tuple(floors),
         source=source,
         raw=raw,
     )

@@ -27,13 +27,13 @@ def problem_raw(
     source: str,
     participation: ParticipationFit | None = None,
     participation_levels: Sequence[ParticipationFit] = (),
-    subset_floor: float = 0.0,
+    subset_floor: Sequence[float] = (),
 ) -> tuple[dict[str, Any], Decision]:
     """The problem mapping (docs/file-formats.md, 'The PACT problem TOML') with its default
     target and deadline, and the reference epoch they are measured in (:func:`reference_epoch`);
     ``participation`` sets ``curve.participation`` and ``curve.full_samples`` (γ = 1 when
-    None); ``participation_levels``, when given, one γ per level instead; ``subset_floor`` κ
-    sets ``curve.subset_floor`` when positive."""
+    None); ``participation_levels``, when given, one γ per level instead; ``subset_floor``, κ per
+    level, sets ``curve.subset_floor`` when one is positive."""
     nodes = [
         {
             "name": device.name,
@@ -82,8 +82,8 @@ def problem_raw(
         raw["curve"]["full_samples"] = participation.full_samples
     if participation_levels:
         raw["curve"]["participation"] = [fit.gamma for fit in participation_levels]
-    if subset_floor > 0.0:
-        raw["curve"]["subset_floor"] = float(subset_floor)
+    if any(kappa > 0.0 for kappa in subset_floor):
+        raw["curve"]["subset_floor"] = [float(kappa) for kappa in subset_floor]
     draft = parse_problem(raw, source)
     reference = reference_epoch(draft)
     if reference is None:
