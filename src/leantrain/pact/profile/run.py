@@ -279,32 +279,47 @@ class _Profiler:
         random ``share`` of the devices with data (at least one) trains, redrawn every epoch or
         the same in every epoch (``participation_draw``). They start where plans start, from the
         untrained model, where a small share of the fleet lags most."""
-        model = self.setup.build_model()
-        if level > 0.0:
-            prune_model(model, level, full_widths, self.setup.data.train.input_shape)
+        model = self.pruned_model(level, full_widths)
         _, initial_loss = held_out(model, self.setup.data.test)
-        if self.executor is None:
-            self.executor = LocalExecutor(self.setup)
-        devices = sorted(self.everyone)
-        count = max(1, round(share * len(devices)))
         samples, losses = [], []
         fixed = self.options.participation_draw == "fixed"
         for epoch in range(self.options.epochs):
             # A fixed subset is the one a redrawn run trains in its first epoch.
             draw = 0 if fixed else epoch
-            rng = numpy_rng(self.setup.config.seed, "pact-participation", round(share * 1e6), draw)
-            chosen = sorted(int(i) for i in rng.choice(devices, size=count, replace=False))
-            run_epoch(
-                model,
-                self.executor,
-                {i: 1.0 for i in chosen},
-                purpose="pact-profile",
-                epoch=epoch,
-                level=level,
-            )
-            samples.append(float(sum(len(self.setup.partitions[i]) for i in chosen)))
+            where = ("pact-participation", "pact-profile", draw, epoch)
+            samples.append(self.subset_epoch(model, share, level, where))
             losses.append(self.observe(model, f"participation {share:g} at {level:g}", level))
         return ParticipationRun(share, initial_loss, tuple(samples), tuple(losses))
+
+    def pruned_model(self, level: float, full_widths: dict[str, int]) -> nn.Module:
+        """A fresh model (the run's initial weights) pruned to ``level``."""
+        model = self.setup.build_model()
+        if level > 0.0:
+            prune_model(model, level, full_widths, self.setup.data.train.input_shape)
+        return model
+
+    def subset_epoch(
+        self, model: nn.Module, share: float, level: float, where: tuple[str, str, int, int]
+    ) -> float:
+        """One FedAvg epoch of ``model`` in which a seeded random ``share`` of the devices with
+        data (at least one) trains all its data; ``where`` = (the draw's seed stream, the
+        epoch's purpose, the draw, the epoch). Returns the epoch's effective samples."""
+        stream, purpose, draw, epoch = where
+        if self.executor is None:
+            self.executor = LocalExecutor(self.setup)
+        devices = sorted(self.everyone)
+        count = max(1, round(share * len(devices)))
+        rng = numpy_rng(self.setup.config.seed, stream, round(share * 1e6), draw)
+        chosen = sorted(int(i) for i in rng.choice(devices, size=count, replace=False))
+        run_epoch(
+            model,
+            self.executor,
+            {i: 1.0 for i in chosen},
+            purpose=purpose,
+            epoch=epoch,
+            level=level,
+        )
+        return float(sum(len(self.setup.partitions[i]) for i in chosen))
 
     def floor_probes(
         self, level: float, full_widths: dict[str, int]
@@ -313,29 +328,15 @@ class _Profiler:
         and draw, the (effective samples, loss) of one FedAvg epoch of a seeded random subset of
         that share from it (docs/pact-profile-execute.md, 'Subset floor')."""
         start_loss, state = self.finals[level]
-        if self.executor is None:
-            self.executor = LocalExecutor(self.setup)
-        devices = sorted(self.everyone)
-        shape = self.setup.data.train.input_shape
         probes = []
         for share in self.shares:
-            count = max(1, round(share * len(devices)))
             for draw in range(self.options.floor_draws):
-                model = self.setup.build_model()
-                if level > 0.0:
-                    prune_model(model, level, full_widths, shape)
+                model = self.pruned_model(level, full_widths)
                 model.load_state_dict(state)
-                rng = numpy_rng(self.setup.config.seed, "pact-floor", round(share * 1e6), draw)
-                chosen = sorted(int(i) for i in rng.choice(devices, size=count, replace=False))
-                run_epoch(
-                    model,
-                    self.executor,
-                    {i: 1.0 for i in chosen},
-                    purpose="pact-floor",
-                    epoch=self.options.warmup_epochs + self.options.epochs + draw,
-                    level=level,
+                epoch = self.options.warmup_epochs + self.options.epochs + draw
+                samples = self.subset_epoch(
+                    model, share, level, ("pact-floor", "pact-floor", draw, epoch)
                 )
-                samples = float(sum(len(self.setup.partitions[i]) for i in chosen))
                 stage = f"floor probe {share:g} at {level:g}"
                 probes.append((samples, self.observe(model, stage, level)))
         return start_loss, probes
