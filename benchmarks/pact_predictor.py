@@ -130,6 +130,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # The subset floor measured (docs/pact.md, 'The subset floor'), with one γ or one per level.
     "subset-floor": {"floor_draws": 5},
     "per-level-subset-floor": {"participation_per_level": True, "floor_draws": 5},
+    # And with a larger floor under the final epoch, or a floor of two nodes' work (1/8 of a
+    # whole-fleet epoch) under every epoch.
+    "per-level-subset-floor-final-half": {
+        "participation_per_level": True,
+        "floor_draws": 5,
+        "final_share": 0.5,
+    },
+    "per-level-subset-floor-min-eighth": {
+        "participation_per_level": True,
+        "floor_draws": 5,
+        "min_share": 0.125,
+    },
 }
 
 #: Variants whose option changes only what the profile writes into the problem, not what it
@@ -141,6 +153,8 @@ WRITE_ONLY_VARIANTS: dict[str, str] = {
     "per-level-final-half": "per-level-now",
     "min-quarter": "",
     "per-level-min-quarter": "per-level-now",
+    "per-level-subset-floor-final-half": "per-level-subset-floor",
+    "per-level-subset-floor-min-eighth": "per-level-subset-floor",
 }
 
 
@@ -499,7 +513,9 @@ def main(argv: list[str] | None = None) -> None:
         "least half of a whole-fleet epoch), per-level-final-quarter or per-level-final-half "
         "(both), min-quarter or per-level-min-quarter (every epoch trains at least a quarter), "
         "subset-floor or per-level-subset-floor (the subset floor measured, 5 probes per share "
-        "and level, with one γ or one per level)",
+        "and level, with one γ or one per level), per-level-subset-floor-final-half or "
+        "per-level-subset-floor-min-eighth (the latter with a final floor of 1/2 or a floor of "
+        "1/8 under every epoch)",
     )
     args = parser.parse_args([] if argv is None else argv)
     torch.set_num_threads(args.threads)
