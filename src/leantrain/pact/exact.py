@@ -439,16 +439,20 @@ class _Memo:
     states and no plan is lost.
 
     The states are kept in insertion order (``data``); every :data:`ARCHIVE_BATCH` of them are
-    also merged into an archive sorted by the first allowed set, where a test reads only the
-    prefix of states whose first set is no later than its own (half of them, measured on the
-    slowest tight 8-node instance) instead of every state.
+    also merged into an archive kept in four copies, sorted by the first allowed set, the loss,
+    the time and the energy. A dominator lies in each copy's prefix of states no higher than the
+    tested one in that coordinate, so a test reads only the shortest of the four prefixes (each
+    holds about half the states on the slowest tight 8-node instance, their shortest less).
     """
+
+    #: The coordinates (rows of a state) the archive is sorted by, one copy each.
+    SORTED_BY = (0, 2, 3, 4)
 
     def __init__(self) -> None:
         self.size = 0
         self.data = np.empty((5, 1024))
         self.archived = 0  # states [0, archived) are in the archive
-        self.archive = np.empty((5, 0))  # sorted by row 0, the first allowed set
+        self.archive = [np.empty((5, 0)) for _ in self.SORTED_BY]  # sorted by each row
 
     def dominated(self, first: int, epochs: int, loss: float, time: float, energy: float) -> bool:
         """Whether an expanded state dominates this one.
@@ -456,8 +460,9 @@ class _Memo:
         The newest states are tested first (:data:`RECENT_STATES`): the depth-first search expands
         a state's siblings and cousins just before it, and they hold most dominators (74% of the
         dominated states of the slowest tight 8-node instance had one among the newest 2,048).
-        Then the other states not yet archived, then the archive's prefix of states whose first
-        allowed set is no later (the others cannot dominate). The verdict is the plain test's.
+        Then the other states not yet archived, then the shortest of the archive's prefixes of
+        states no higher in one coordinate (the others cannot dominate). The verdict is the plain
+        test's.
         """
         if self.size == 0:
             return False
@@ -468,8 +473,16 @@ class _Memo:
             if start < end and (self.data[:, start:end] <= state).all(axis=0).any():
                 return True
             end = start
-        count = int(np.searchsorted(self.archive[0], first, side="right"))
-        return count > 0 and bool((self.archive[:, :count] <= state).all(axis=0).any())
+        if self.archived == 0:
+            return False
+        values = (first, loss, time, energy)
+        counts = [
+            int(np.searchsorted(copy[row], value, side="right"))
+            for copy, row, value in zip(self.archive, self.SORTED_BY, values, strict=True)
+        ]
+        pick = int(np.argmin(counts))
+        count = counts[pick]
+        return count > 0 and bool((self.archive[pick][:, :count] <= state).all(axis=0).any())
 
     def add(self, first: int, epochs: int, loss: float, time: float, energy: float) -> None:
         """Record an expanded state (and archive a full batch)."""
@@ -478,6 +491,9 @@ class _Memo:
         self.data[:, self.size] = (first, epochs, loss, time, energy)
         self.size += 1
         if self.size - self.archived >= ARCHIVE_BATCH:
-            merged = np.concatenate([self.archive, self.data[:, self.archived : self.size]], axis=1)
-            self.archive = np.ascontiguousarray(merged[:, np.argsort(merged[0], kind="stable")])
+            merged = self.data[:, : self.size]
+            self.archive = [
+                np.ascontiguousarray(merged[:, np.argsort(merged[row], kind="stable")])
+                for row in self.SORTED_BY
+            ]
             self.archived = self.size
