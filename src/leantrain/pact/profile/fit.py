@@ -315,8 +315,9 @@ def fit_participation(
     floor: tuple[float, float] = (0.0, 0.0),
 ) -> ParticipationFit:
     """Fit γ to runs of partial participation: the γ in [:data:`GAMMA_MIN`, 1] whose predicted
-    losses have the least squared error (bounded scalar search; the error is unimodal in γ
-    because a smaller γ only adds progress to every epoch).
+    losses have the least squared error (bounded scalar search; without a floor the error is
+    unimodal in γ because a smaller γ only adds progress to every epoch; under a subset floor,
+    where floored epochs stop adding, the search's minimum is a local one).
 
     ``profile`` predicts on the observed whole-fleet run from the same model (:class:`ObservedRun`),
     so that the error of the curve fit does not leak into γ; a fitted curve works too.
