@@ -475,10 +475,10 @@ class _Memo:
             end = start
         if self.archived == 0:
             return False
-        values = (first, loss, time, energy)
+        values = (first, epochs, loss, time, energy)
         counts = [
-            int(np.searchsorted(copy[row], value, side="right"))
-            for copy, row, value in zip(self.archive, self.SORTED_BY, values, strict=True)
+            int(np.searchsorted(copy[row], values[row], side="right"))
+            for copy, row in zip(self.archive, self.SORTED_BY, strict=True)
         ]
         pick = int(np.argmin(counts))
         count = counts[pick]
