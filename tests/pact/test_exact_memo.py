@@ -9,13 +9,25 @@ from leantrain.pact import exact
 
 
 @pytest.mark.parametrize(
-    ("windows", "batch"), [((4, 16), 50), ((1, 2, 3), 7), ((64, 256), 100), ((8,), 1000)]
+    ("windows", "batch", "sorted_by"),
+    [
+        ((4, 16), 50, (0, 2, 3, 4)),
+        ((1, 2, 3), 7, (0, 2, 3, 4)),
+        ((64, 256), 100, (0, 2, 3, 4)),
+        ((8,), 1000, (0, 2, 3, 4)),
+        ((4,), 30, (0, 1, 2, 3, 4)),
+        ((4,), 30, (4,)),
+    ],
 )
 def test_windowed_archived_dominance_is_the_plain_test(
-    windows: tuple[int, ...], batch: int, monkeypatch: pytest.MonkeyPatch
+    windows: tuple[int, ...],
+    batch: int,
+    sorted_by: tuple[int, ...],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(exact, "RECENT_STATES", windows)
     monkeypatch.setattr(exact, "ARCHIVE_BATCH", batch)
+    monkeypatch.setattr(exact._Memo, "SORTED_BY", sorted_by)
     rng = np.random.default_rng(7)
     memo = exact._Memo()
     states: list[np.ndarray] = []
