@@ -424,8 +424,8 @@ class _Search:
 #: (:class:`_Memo`).
 RECENT_STATES = (1024,)
 
-#: States are moved to the memo's archive, sorted by their first allowed set, in batches of this
-#: many (:class:`_Memo`).
+#: States are moved to the memo's archive (its sorted copies) in batches of this many
+#: (:class:`_Memo`).
 ARCHIVE_BATCH = 16384
 
 

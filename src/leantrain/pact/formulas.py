@@ -74,6 +74,7 @@ __all__ = [
     "node_samples",
     "node_time",
     "progress_samples",
+    "subset_floor",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -214,6 +215,16 @@ def progress_samples(progress: Value, full: float, gamma: float) -> Value:
     return out
 
 
+def subset_floor(samples: Value, full: float, c: float, kappa: float) -> Value:
+    """F(D) = c + κ·(N/D − 1): the lowest loss an epoch of ``samples`` effective samples can
+    reach under the subset floor (see the module doc); inf for an epoch without samples."""
+    if isinstance(samples, float):
+        return c + kappa * (full / samples - 1.0) if samples > 0.0 else float("inf")
+    with np.errstate(divide="ignore"):
+        out: Value = np.where(samples > 0.0, c + kappa * (full / samples - 1.0), np.inf)
+    return out
+
+
 def floored_loss(
     curve: Value, jumped: Value | float, samples: Value, full: float, c: float, kappa: float
 ) -> Value:
@@ -221,12 +232,10 @@ def floored_loss(
     ``samples`` effective samples under the subset floor (see the module doc). ``curve`` is the
     curve's loss after the epoch, ``jumped`` the loss it started from; an epoch without samples
     has no floor (F(0) = inf), so it leaves ``jumped``."""
-    if isinstance(samples, float):
-        floor = c + kappa * (full / samples - 1.0) if samples > 0.0 else float("inf")
+    floor = subset_floor(samples, full, c, kappa)
+    if isinstance(floor, float):
         return max(curve, min(floor, jumped))
-    with np.errstate(divide="ignore"):
-        floor_d = np.where(samples > 0.0, c + kappa * (full / samples - 1.0), np.inf)
-    out: Value = np.maximum(curve, np.minimum(floor_d, jumped))
+    out: Value = np.maximum(curve, np.minimum(floor, jumped))
     return out
 
 

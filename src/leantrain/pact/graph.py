@@ -81,6 +81,7 @@ from leantrain.pact.formulas import (
     floor_samples,
     jumped_loss,
     progress_samples,
+    subset_floor,
 )
 from leantrain.pact.knapsack import CapCover, LevelItems, cover_targets, level_caps, level_items
 from leantrain.pact.plan import Decision, evaluate
@@ -360,9 +361,7 @@ def epoch_options(problem: Problem, level: int, epsilon: float) -> EpochOptions:
     keep = _pareto(i_time, i_samples, i_energy) if len(cover) else none
     floor_position = empty
     if kappa > 0.0 and len(keep):
-        kept = i_samples[keep]
-        with np.errstate(divide="ignore"):
-            floor = curve.c[level] + kappa * (problem.full_samples / kept - 1.0)
+        floor = subset_floor(i_samples[keep], problem.full_samples, curve.c[level], kappa)
         shape = LossPredictor.of(problem).curves[level].shape
         floor_position = equivalent_position(floor, *shape)
     # The search moves along the curves by progress P(D) (docs/pact.md, 'Participation');

@@ -266,7 +266,7 @@ def participation_losses(
     does), or on an observed whole-fleet run from the same start, interpolated linearly.
     ``floor`` = (c, κ) applies the subset floor max(ℓ, min(c + κ·(N/D − 1), ℓ_before)) after
     every epoch (none when κ = 0), and the next epoch continues from the floored loss."""
-    from leantrain.pact.formulas import epoch_progress
+    from leantrain.pact.formulas import epoch_progress, floored_loss
 
     steps = epoch_progress(np.asarray(run.samples, dtype=np.float64), full_samples, gamma)
     c, kappa = floor
@@ -301,7 +301,7 @@ def participation_losses(
     out, before = [], run.start_loss
     for samples, step in zip(run.samples, steps, strict=True):
         after = loss_at(position + float(step))
-        floored = max(after, min(c + kappa * (full_samples / samples - 1.0), before))
+        floored = floored_loss(after, before, float(samples), full_samples, c, kappa)
         position = position + float(step) if floored == after else position_of(floored)
         out.append(floored)
         before = floored
