@@ -261,3 +261,17 @@ def enumerable(seed: int, levels: int) -> Problem:
         max_epochs=4 if nodes == 2 else 3,
         slack=(0.6, 1.6),
     )
+
+
+def with_kappa(problem: Problem, share: float = 0.5) -> Problem:
+    """``problem`` with κ = ``share`` × (ℓ* − max c): a final epoch needs D ≥ N/(1 + 1/share)
+    effective samples to clear its floor (a third of the fleet's at 0.5)."""
+    kappa = share * (problem.target.loss - max(problem.curve.c))
+    curve = problem.curve.model_copy(update={"subset_floor": kappa})
+    return problem.model_copy(update={"curve": curve})
+
+
+def with_floor(problem: Problem, share: float, field: str = "final_share") -> Problem:
+    """``problem`` with the floor ``field`` (``final_share`` or ``min_share``) at ``share``."""
+    options = problem.options.model_copy(update={field: share})
+    return problem.model_copy(update={"options": options})

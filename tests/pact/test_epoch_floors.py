@@ -8,17 +8,17 @@ import math
 
 import pydantic
 import pytest
-from pact_cases import assert_exact_is_the_enumeration, enumerable, enumerate_optimum
+from pact_cases import (
+    assert_exact_is_the_enumeration,
+    enumerable,
+    enumerate_optimum,
+    with_floor,
+)
 
 from leantrain.errors import InputError
 from leantrain.pact import Problem, make_solver
 from leantrain.pact.plan import Decision, Plan, effective_samples, evaluate
 from leantrain.pact.profile.options import ProfileOptions
-
-
-def _with_floor(problem: Problem, share: float, field: str = "final_share") -> Problem:
-    options = problem.options.model_copy(update={field: share})
-    return problem.model_copy(update={"options": options})
 
 
 def test_the_problem_checks_the_share() -> None:
@@ -35,14 +35,14 @@ def test_evaluate_rejects_a_final_epoch_below_the_floor() -> None:
     assert decisions is not None
     last = effective_samples(problem, decisions[-1])
     share = last / problem.full_samples
-    assert evaluate(_with_floor(problem, share), decisions, solver="t").feasible
-    above = _with_floor(problem, min(1.0, share * 1.01))
+    assert evaluate(with_floor(problem, share), decisions, solver="t").feasible
+    above = with_floor(problem, min(1.0, share * 1.01))
     assert not evaluate(above, decisions, solver="t").feasible
 
 
 @pytest.mark.parametrize("seed", range(8))
 def test_exact_is_the_enumeration_under_a_floor(seed: int) -> None:
-    problem = _with_floor(enumerable(seed, 2), 0.6)
+    problem = with_floor(enumerable(seed, 2), 0.6)
     assert_exact_is_the_enumeration(problem, make_solver("exact").solve(problem))
 
 
@@ -50,7 +50,7 @@ def test_the_floor_binds_and_every_solver_keeps_it() -> None:
     raised = 0
     for seed in range(8):
         free = enumerable(seed, 2)
-        floored = _with_floor(free, 0.6)
+        floored = with_floor(free, 0.6)
         before, after = enumerate_optimum(free)[0], enumerate_optimum(floored)[0]
         raised += math.isfinite(before) and after > before * (1.0 + 1e-9)
         exact = make_solver("exact").solve(floored)
@@ -76,17 +76,17 @@ def test_evaluate_rejects_any_epoch_below_the_floor_of_every_epoch() -> None:
     assert decisions is not None
     least = min(effective_samples(problem, d) for d in decisions)
     share = least / problem.full_samples
-    assert evaluate(_with_floor(problem, share, "min_share"), decisions, solver="t").feasible
-    above = _with_floor(problem, min(1.0, share * 1.01), "min_share")
+    assert evaluate(with_floor(problem, share, "min_share"), decisions, solver="t").feasible
+    above = with_floor(problem, min(1.0, share * 1.01), "min_share")
     assert not evaluate(above, decisions, solver="t").feasible
     # The final epoch's floor is the larger of the two.
-    both = _with_floor(_with_floor(problem, 0.2, "min_share"), 0.1)
+    both = with_floor(with_floor(problem, 0.2, "min_share"), 0.1)
     assert both.final_samples == pytest.approx(0.2 * problem.full_samples, rel=1e-15)
 
 
 @pytest.mark.parametrize("seed", range(8))
 def test_exact_is_the_enumeration_under_a_floor_on_every_epoch(seed: int) -> None:
-    problem = _with_floor(enumerable(seed, 2), 0.35, "min_share")
+    problem = with_floor(enumerable(seed, 2), 0.35, "min_share")
     assert_exact_is_the_enumeration(problem, make_solver("exact").solve(problem))
 
 
@@ -94,7 +94,7 @@ def test_the_floor_on_every_epoch_binds_and_pact_keeps_it() -> None:
     raised = 0
     for seed in range(8):
         free = enumerable(seed, 2)
-        floored = _with_floor(free, 0.35, "min_share")
+        floored = with_floor(free, 0.35, "min_share")
         before, after = enumerate_optimum(free)[0], enumerate_optimum(floored)[0]
         raised += math.isfinite(before) and after > before * (1.0 + 1e-9)
         exact = make_solver("exact").solve(floored)

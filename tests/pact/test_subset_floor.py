@@ -15,6 +15,7 @@ from pact_cases import (
     assert_pact_near_exact,
     enumerable,
     enumerate_optimum,
+    with_kappa,
 )
 
 from leantrain.pact import LossPredictor, Problem, make_solver
@@ -27,14 +28,6 @@ from leantrain.pact.profile.fit import (
     fit_subset_floor,
     participation_losses,
 )
-
-
-def _with_kappa(problem: Problem, share: float = 0.5) -> Problem:
-    """``problem`` with κ = ``share`` × (ℓ* − max c): a final epoch needs D ≥ N/(1 + 1/share)
-    effective samples to clear its floor (a third of the fleet's at 0.5)."""
-    kappa = share * (problem.target.loss - max(problem.curve.c))
-    curve = problem.curve.model_copy(update={"subset_floor": kappa})
-    return problem.model_copy(update={"curve": curve})
 
 
 def test_the_floor_formulas() -> None:
@@ -70,7 +63,7 @@ def test_the_problem_checks_kappa() -> None:
 
 
 def test_small_epochs_level_off_at_their_floor() -> None:
-    problem = _with_kappa(enumerable(1, 1), share=1 / 18)  # a tenth's floor: half-way to ℓ*
+    problem = with_kappa(enumerable(1, 1), share=1 / 18)  # a tenth's floor: half-way to ℓ*
     predictor = LossPredictor.of(problem)
     free = LossPredictor.of(enumerable(1, 1))
     full = problem.full_samples
@@ -91,7 +84,7 @@ def test_small_epochs_level_off_at_their_floor() -> None:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_ascending_samples_is_the_best_order_within_a_run(seed: int) -> None:
-    problem = _with_kappa(enumerable(seed, 1), share=0.3)
+    problem = with_kappa(enumerable(seed, 1), share=0.3)
     predictor = LossPredictor.of(problem)
     rng = np.random.default_rng(seed)
     for _ in range(20):
@@ -107,7 +100,7 @@ def test_ascending_samples_is_the_best_order_within_a_run(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(8))
 def test_exact_is_the_enumeration_under_a_subset_floor(seed: int) -> None:
-    problem = _with_kappa(enumerable(seed, 2))
+    problem = with_kappa(enumerable(seed, 2))
     assert_exact_is_the_enumeration(problem, make_solver("exact").solve(problem))
 
 
@@ -115,7 +108,7 @@ def test_the_subset_floor_binds_and_pact_keeps_it() -> None:
     raised = 0
     for seed in range(8):
         free = enumerable(seed, 2)
-        floored = _with_kappa(free)
+        floored = with_kappa(free)
         before, after = enumerate_optimum(free)[0], enumerate_optimum(floored)[0]
         raised += math.isfinite(before) and after > before * (1.0 + 1e-9)
         exact = make_solver("exact").solve(floored)
@@ -125,7 +118,7 @@ def test_the_subset_floor_binds_and_pact_keeps_it() -> None:
 
 
 def test_replanning_keeps_the_floor() -> None:
-    problem = _with_kappa(enumerable(2, 2))
+    problem = with_kappa(enumerable(2, 2))
     remaining = remaining_problem(problem, 0, problem.curve.initial_loss * 0.8, 0.0, 1)
     assert isinstance(remaining, Problem)
     assert remaining.curve.subset_floor == problem.curve.subset_floor

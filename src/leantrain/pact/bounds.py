@@ -39,11 +39,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from leantrain.pact.formulas import descent_rate
+from leantrain.pact.formulas import curve_loss, descent_rate, jumped_loss
 from leantrain.pact.predictor import Curve, LossPredictor
 from leantrain.pact.problem import Problem
 
-__all__ = ["EpochSets", "RemainingBound", "loss_pieces"]
+__all__ = ["EpochSets", "RemainingBound", "WholeEpochBound", "loss_pieces"]
 
 FloatArray = NDArray[np.float64]
 
@@ -226,6 +226,188 @@ class RemainingBound:
         index, inside = self._index(np.asarray(loss, dtype=np.float64))
         value = np.ceil(self.epochs[level, index] - 1e-9)
         return np.where(inside, np.maximum(value, 1.0), 0.0)
+
+
+#: Points of :class:`WholeEpochBound`'s loss grid (default; its first point is −inf).
+EPOCH_GRID_POINTS = 2048
+
+#: Deadline multipliers of :class:`WholeEpochBound` (default), times the sets' median power.
+EPOCH_STEPS = np.r_[0.0, 2.0 ** np.arange(-4.0, 4.5, 0.5)]
+
+
+@dataclass(frozen=True)
+class WholeEpochBound:
+    """Lower bounds of the energy and the time still needed, by a dynamic programme over whole
+    epochs on a loss grid rounded down (used by the ``exact`` search, docs/pact.md, 'The
+    solvers').
+
+    The LP relaxation of :class:`RemainingBound` lets a plan spend fractions of epochs of the
+    cheapest sets; this one keeps every epoch whole and the epoch cap exact, and relaxes only the
+    deadline (by a multiplier λ ≥ 0) and the loss (rounded down to a grid). For one λ, Ṽ_k(ρ, g)
+    is the least Σ (E_c + λ·τ_c) over plans of at most k epochs that reach ℓ* from level ρ and
+    loss grid[g]:
+
+        Ṽ_0 = ∞,   Ṽ_k(ρ, g) = min over levels ρ′ ≥ ρ and sets c of ρ′ of
+                   E_c + λ·τ_c + (0 if c reaches ℓ* and may end a plan, else Ṽ_{k−1}(ρ′, g′)),
+
+    g′ the largest grid point not above the loss after the epoch. **Valid**: the loss after an
+    epoch grows with the loss before it (jumps and curves are increasing, the subset floor too),
+    so from a loss no higher the same epochs reach ℓ* no later and a lower grid point only helps;
+    by induction on k, Ṽ_k(ρ, g) ≤ min over real plans from any loss ℓ ≥ grid[g] of Σ E + λ·Σ τ.
+    A plan that fits in time T′ then needs energy at least Ṽ_k − λ·T′ for every λ (weak duality),
+    and the best λ of the grid is taken. The same programme with the cost τ_c alone gives the least
+    time. The run order of the search (its module doc, 2.) is ignored: a relaxation.
+
+    The grid's first point is −∞ (losses at or below ℓ* of plans that may not end yet); the
+    others run from ℓ* to the highest loss, denser near ℓ*. Losses after an epoch are lowered by
+    a relative 1e-9 before rounding and the bounds scaled down by as much, so that the last bits
+    of other summation orders cannot make a bound exceed the value it bounds.
+
+    Attributes:
+        grid: The loss grid, ascending, ``grid[0] = −inf``, shape (G,).
+        lambdas: The deadline multipliers, shape (Λ,).
+        table: ``table[k, ρ·G + g]``: Ṽ_k(ρ, g) for each λ, then the least time, shape
+            (K + 1, L·G, Λ + 1) (a query gathers whole rows: contiguous).
+    """
+
+    grids: FloatArray
+    lambdas: FloatArray
+    table: FloatArray
+
+    @staticmethod
+    def of(
+        problem: Problem,
+        sets: Sequence[tuple[FloatArray, FloatArray, FloatArray, FloatArray, NDArray[np.bool_]]],
+        points: int = EPOCH_GRID_POINTS,
+        steps: FloatArray = EPOCH_STEPS,
+    ) -> WholeEpochBound:
+        """Solve the programme for plans made of ``sets``.
+
+        Args:
+            problem: The problem (its curves, target and epoch cap).
+            sets: Per level, each set's (time, progress P(D), effective samples D, energy,
+                whether it may end a plan).
+            points: Points of the loss grid.
+            steps: Deadline multipliers, times the median power E/τ of the sets.
+        """
+        predictor = LossPredictor.of(problem)
+        levels, target = len(sets), problem.target.loss
+        top = max(predictor.highest_loss(), target * (1.0 + 1e-9))
+        grids = np.stack([_level_grid(curve, target, top, points) for curve in predictor.curves])
+        powers = [e / t for t, _, _, e, _ in sets if len(t)]
+        scale = float(np.median(np.concatenate(powers))) if powers else 1.0
+        lambdas = np.asarray(steps, dtype=np.float64) * scale
+        done_row = levels * points  # a state of cost 0: the plan has ended
+        # moves[ρ][j]: for cost column j (each λ, then time alone), the next state of every
+        # (grid point of ρ, set of a level ≥ ρ that is cheapest for its progress) and its cost.
+        moves: list[list[tuple[NDArray[np.int64], FloatArray]]] = []
+        for level in range(levels):
+            parts: list[list[tuple[NDArray[np.int64], FloatArray]]] = [
+                [] for _ in range(len(lambdas) + 1)
+            ]
+            for to in range(level, levels):
+                t, progress, samples, e, may_end = sets[to]
+                if len(t) == 0:
+                    continue
+                columns = [e + lam * t for lam in lambdas.tolist()] + [t]
+                kept = [_cheapest_per_samples(cost, samples, may_end) for cost in columns]
+                used = np.unique(np.concatenate(kept))  # only these sets' epochs are computed
+                t, progress, samples, e = t[used], progress[used], samples[used], e[used]
+                may_end = may_end[used]
+                with np.errstate(invalid="ignore"):  # −inf at the grid's first point
+                    jumped = jumped_loss(
+                        grids[level],
+                        predictor.offset(level),
+                        predictor.slope(level),
+                        predictor.offset(to),
+                        predictor.slope(to),
+                    )
+                after = predictor.epoch_losses(np.asarray(jumped), to, progress, samples)
+                after = after - 1e-9 * np.abs(after)
+                index = np.maximum(np.searchsorted(grids[to], after, side="right") - 1, 0)
+                ends = (after <= target * (1.0 + 1e-9)) & may_end[None, :]
+                state = np.where(ends, done_row, to * points + index)
+                for j, (cost, keep) in enumerate(zip(columns, kept, strict=True)):
+                    parts[j].append((state[:, np.searchsorted(used, keep)], cost[keep]))
+            moves.append(
+                [
+                    (
+                        np.concatenate([p[0] for p in part], axis=1),
+                        np.concatenate([p[1] for p in part]),
+                    )
+                    for part in parts
+                ]
+                if parts[0]
+                else []
+            )
+        epochs = problem.options.max_epochs
+        table = np.full((epochs + 1, len(lambdas) + 1, levels * points), np.inf)
+        value = np.full((len(lambdas) + 1, levels * points + 1), np.inf)
+        value[:, done_row] = 0.0
+        for k in range(1, epochs + 1):
+            new = np.full_like(value, np.inf)
+            new[:, done_row] = 0.0
+            for level, columns in enumerate(moves):
+                for j, (state, cost) in enumerate(columns):
+                    new[j, level * points : (level + 1) * points] = (
+                        value[j][state] + cost[None, :]
+                    ).min(axis=1)
+            value = new
+            table[k] = value[:, :done_row]
+        table = np.ascontiguousarray(table.transpose(0, 2, 1))
+        return WholeEpochBound(grids, lambdas, table)
+
+    def to_go(
+        self, level: NDArray[np.int64], loss: FloatArray, time_left: FloatArray, epochs_left: int
+    ) -> tuple[FloatArray, FloatArray]:
+        """The least time and a lower bound of the energy still needed from ``loss`` at ``level``
+        (one per loss) within ``time_left`` seconds and ``epochs_left`` epochs (inf where no plan
+        of at most that many epochs reaches ℓ*)."""
+        points = self.grids.shape[1]
+        index = np.empty(len(loss), dtype=np.int64)
+        for at, grid in enumerate(self.grids):
+            here = level == at
+            if here.any():
+                # The largest grid point not above the loss (grid[0] = −inf).
+                index[here] = at * points + np.searchsorted(grid, loss[here], side="right") - 1
+        row = self.table[epochs_left, index]  # (n, Λ + 1)
+        energy = (row[:, :-1] - self.lambdas[None, :] * time_left[:, None]).max(axis=1)
+        return row[:, -1] * (1.0 - 1e-9), energy * (1.0 - 1e-9)
+
+
+def _cheapest_per_samples(
+    cost: FloatArray, samples: FloatArray, may_end: NDArray[np.bool_]
+) -> NDArray[np.int64]:
+    """The sets no other set of the level beats for one cost: a set that costs no more, delivers
+    no fewer samples (so its loss after the epoch is no higher, from any loss) and may end a plan
+    where this one may leaves this one useless; kept: the cheapest set for its samples among all
+    sets and among those that may end a plan."""
+    keep = np.zeros(len(cost), dtype=bool)
+    for among in (np.ones(len(cost), dtype=bool), may_end):
+        rows = np.flatnonzero(among)
+        if len(rows) == 0:
+            continue
+        rows = rows[np.lexsort((-samples[rows], cost[rows]))]  # by cost, most samples first
+        best = np.maximum.accumulate(samples[rows])
+        keep[rows[np.r_[True, samples[rows][1:] > best[:-1]]]] = True
+    return np.flatnonzero(keep)
+
+
+def _level_grid(curve: Curve, target: float, top: float, points: int) -> FloatArray:
+    """A level's loss grid for :class:`WholeEpochBound`: −inf, ℓ*, then the curve's losses at
+    positions evenly spaced from where it reaches ℓ* back to where it is at ``top`` (every epoch
+    advances the position by its progress, whatever the loss, so even positions lose about as
+    much to rounding at every step); losses evenly spaced from ℓ* to ``top``, denser near ℓ*,
+    when the curve never reaches ℓ*."""
+    if target <= curve.c:
+        inner = target + (top - target) * np.linspace(0.0, 1.0, points - 1) ** 2
+    else:
+        near, far = curve.position(target), curve.position(top)
+        inner = np.asarray(curve_loss(np.linspace(near, far, points - 1), *curve.shape))
+        inner[0] = target
+        inner = np.maximum.accumulate(inner)
+    grid: FloatArray = np.r_[-np.inf, inner]
+    return grid
 
 
 def loss_pieces(problem: Problem, points: int) -> tuple[FloatArray, FloatArray]:

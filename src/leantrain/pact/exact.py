@@ -28,8 +28,12 @@ strictly cheaper than the incumbent:
 3. *Bounds.* A partial plan is cut when its energy plus a lower bound of the energy still needed
    reaches the incumbent's, when its time plus a lower bound of the time still needed exceeds the
    deadline, or when the epochs it still needs exceed ``max_epochs``. The lower bounds are those of
-   :mod:`leantrain.pact.bounds` (the autonomous loss law, and the Lagrangian dual of an LP
-   relaxation over the undominated sets with the deadline and the epoch cap), each proven there.
+   :mod:`leantrain.pact.bounds`, each proven there: the autonomous loss law and the Lagrangian
+   dual of an LP relaxation over the undominated sets with the deadline and the epoch cap, then,
+   after :data:`WHOLE_EPOCH_AFTER` expanded plans, the tighter
+   :class:`~leantrain.pact.bounds.WholeEpochBound` (whole epochs on a loss grid rounded down;
+   only the deadline relaxed), which cut the search on the slowest tight 8-node instance from
+   126,583 expanded plans to 15,326 (docs/pact.md, 'The solvers').
    A plan stops at the first epoch that reaches the target: further epochs only cost. Under a
    floor on the final epoch's samples (docs/pact.md, 'Epoch floors') a plan ends only with a
    set of at least the floor; the order argument of 2. then holds for every epoch of the last run
@@ -53,8 +57,8 @@ feasibility, so rounding cannot flip a verdict.
 optimal) after ``max_nodes`` expanded partial plans or ``max_seconds`` of search, and when a level
 has more than ``max_sets`` node/fraction sets to enumerate ((F+1)^n grows fast: 4^10 ≈ 10⁶ sets
 for 10 nodes and 3 fractions). Measured (``python -m benchmarks pact_quality``): random instances
-of 3-7 nodes, 3-4 levels, 3 fractions and up to 18 epochs mostly finish in well under a minute,
-a few need more; 10 nodes or long deadlines with many epochs are out of reach.
+of 3-7 nodes, 3-4 levels, 3 fractions and up to 18 epochs, and 8-node ones with tight deadlines,
+mostly finish in seconds; 10 nodes or long deadlines with many epochs are out of reach.
 """
 
 from __future__ import annotations
@@ -67,7 +71,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from leantrain.pact.bounds import RemainingBound
+from leantrain.pact.bounds import RemainingBound, WholeEpochBound
 from leantrain.pact.dp import PactSolver
 from leantrain.pact.formulas import curve_loss, epoch_progress, equivalent_position, floored_loss
 from leantrain.pact.graph import _pareto
@@ -81,6 +85,11 @@ __all__ = ["ExactSolver", "LevelSets", "SearchLimitError", "level_sets"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+
+
+#: Expanded plans after which the search builds its :class:`WholeEpochBound` (small instances
+#: finish before: the programme costs more than their whole search).
+WHOLE_EPOCH_AFTER = 2000
 
 
 class SearchLimitError(RuntimeError):
@@ -161,6 +170,8 @@ class ExactSolver(Solver):
         max_nodes: Most partial plans expanded before giving up.
         max_seconds: Most seconds of search before giving up.
         max_sets: Most node/fraction sets enumerated per level.
+        whole_epoch_after: Expanded partial plans after which the search adds the whole-epoch
+            bound (:class:`~leantrain.pact.bounds.WholeEpochBound`) to its pruning.
     """
 
     name = "exact"
@@ -174,11 +185,13 @@ class ExactSolver(Solver):
         max_nodes: int = 2_000_000,
         max_seconds: float = 600.0,
         max_sets: int = 1 << 21,
+        whole_epoch_after: int = WHOLE_EPOCH_AFTER,
     ) -> None:
         super().__init__(epsilon)
         self.max_nodes = max_nodes
         self.max_seconds = max_seconds
         self.max_sets = max_sets
+        self.whole_epoch_after = whole_epoch_after
         self.stats: dict[str, Any] = {}
 
     @classmethod
@@ -233,13 +246,21 @@ class ExactSolver(Solver):
         # Sums in another order may differ in the last bits: only a plan cheaper by more than
         # that counts as an improvement (the optimum is exact to 1e-12 relative).
         threshold = best_energy * (1.0 - 1e-12)
-        search = _Search(problem, sets, threshold, self.max_nodes, began + self.max_seconds)
+        search = _Search(
+            problem,
+            sets,
+            threshold,
+            self.max_nodes,
+            began + self.max_seconds,
+            self.whole_epoch_after,
+        )
         found = search.run()
         self.stats = {
             "expanded": search.expanded,
             "dominated": search.dominated,
             "sets": [len(s.time) for s in sets],
             "improved_on_pact": found is not None,
+            "whole_epoch_bound": search.whole is not None,
         }
         if found is not None:
             candidate = [sets[level].decision(problem, index) for level, index in found]
@@ -259,6 +280,7 @@ class _Search:
         incumbent: float,
         max_nodes: int,
         deadline_clock: float,
+        whole_epoch_after: int = 0,
     ) -> None:
         self.problem = problem
         self.sets = sets
@@ -290,6 +312,8 @@ class _Search:
         self.kappas, self.full = problem.kappas, problem.full_samples
         self.floor = problem.final_samples > 0.0
         self.may_end = [problem.final_floor_met(s.samples) for s in sets]
+        self.whole: WholeEpochBound | None = None
+        self.whole_epoch_after = whole_epoch_after
 
     def run(self) -> list[tuple[int, int]] | None:
         """Search from the initial state; the best path strictly cheaper than the incumbent."""
@@ -315,12 +339,25 @@ class _Search:
         )
         score = np.full(len(loss), np.inf)
         rows = np.flatnonzero(keep)
-        if len(rows):
-            need = bound.energy_to_go(
-                level[rows], loss[rows], self.deadline - elapsed[rows], float(left)
+        if len(rows) == 0:
+            return keep, score
+        if self.whole is None and self.expanded >= self.whole_epoch_after:
+            self.whole = WholeEpochBound.of(
+                self.problem,
+                [
+                    (s.time, p, s.samples, s.energy, m)
+                    for s, p, m in zip(self.sets, self.progress, self.may_end, strict=True)
+                ],
             )
+        time_left = self.deadline - elapsed[rows]
+        if self.whole is not None:
+            time_needed, need = self.whole.to_go(level[rows], loss[rows], time_left, left)
+            fits = time_needed <= time_left + self.deadline * 1e-9
+            score[rows] = np.where(fits, energy[rows] + need, np.inf)
+        else:
+            need = bound.energy_to_go(level[rows], loss[rows], time_left, float(left))
             score[rows] = energy[rows] + need
-            keep[rows] = score[rows] < self.best
+        keep[rows] = score[rows] < self.best
         return keep, score
 
     def _expand(

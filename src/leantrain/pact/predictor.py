@@ -18,6 +18,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import NDArray
+
 from leantrain.pact.formulas import (
     curve_loss,
     epoch_progress,
@@ -30,6 +33,8 @@ from leantrain.pact.formulas import (
 from leantrain.pact.problem import Problem
 
 __all__ = ["Curve", "LossPredictor"]
+
+FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,26 @@ class LossPredictor:
                 floored_loss(after, jumped, float(samples), self.full_samples, curve.c, kappa)
             )
         return after
+
+    def epoch_losses(
+        self, jumped: FloatArray, level: int, progress: FloatArray, samples: FloatArray
+    ) -> FloatArray:
+        """The loss after one epoch at ``level`` from each loss ``jumped`` (ℓ⁺, after any jump)
+        for each epoch of progress ``progress`` (P(D)) and ``samples`` effective samples (D):
+        :meth:`step` for every pair at once, shape (len(jumped), len(progress))."""
+        curve = self.curves[level]
+        start = np.asarray(jumped, dtype=np.float64)[:, None]
+        position = equivalent_position(start, *curve.shape)
+        with np.errstate(invalid="ignore"):  # inf + progress where ℓ⁺ ≤ c: masked below
+            after = np.where(
+                start <= curve.c, start, curve_loss(position + progress[None, :], *curve.shape)
+            )
+        kappa = self.kappa(level)
+        if kappa > 0.0:
+            after = floored_loss(
+                after, start, np.asarray(samples)[None, :], self.full_samples, curve.c, kappa
+            )
+        return np.asarray(after, dtype=np.float64)
 
     def kappa(self, level: int) -> float:
         """κ of ``level``'s subset floor (0 without one; docs/pact.md, 'The subset floor')."""
