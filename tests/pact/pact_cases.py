@@ -275,3 +275,21 @@ def with_floor(problem: Problem, share: float, field: str = "final_share") -> Pr
     """``problem`` with the floor ``field`` (``final_share`` or ``min_share``) at ``share``."""
     options = problem.options.model_copy(update={field: share})
     return problem.model_copy(update={"options": options})
+
+
+def along_plan(problem: Problem, plan: Plan) -> list[tuple[int, float, float, float, float, float]]:
+    """At the start of each epoch of ``plan``: (level, loss, elapsed seconds, and the energy,
+    time and effective samples the plan still spends from there)."""
+    from leantrain.pact.plan import decisions_of
+
+    decisions = decisions_of(problem, plan)
+    states = []
+    loss, level = problem.curve.initial_loss, 0
+    for k, decision in enumerate(decisions):
+        rest = decisions[k:]
+        spent = sum(epoch_energy(problem, d) for d in rest)
+        took = sum(epoch_time(problem, d) for d in rest)
+        samples = sum(effective_samples(problem, d) for d in rest)
+        states.append((level, loss, plan.epochs[k].start_s, spent, took, samples))
+        loss, level = plan.epochs[k].loss_after, decision.level
+    return states

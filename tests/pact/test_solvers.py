@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pact_cases import enumerable, enumerate_optimum, hand_raw
+from pact_cases import along_plan, enumerable, enumerate_optimum, hand_raw
 
 from leantrain.pact import (
     SOLVERS,
@@ -39,7 +39,7 @@ from leantrain.pact.dp import PactSolver, rungs
 from leantrain.pact.exact import ExactSolver, SearchLimitError, level_sets
 from leantrain.pact.instances import random_problem
 from leantrain.pact.knapsack import cover, cover_targets, level_caps, level_items
-from leantrain.pact.plan import check_decision, effective_samples, epoch_energy, epoch_time
+from leantrain.pact.plan import check_decision, effective_samples, epoch_time
 from leantrain.pact.predictor import LossPredictor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -376,14 +376,7 @@ def test_the_bounds_never_exceed_what_the_optimal_plan_still_spends(seed: int) -
     assert plan.feasible
     sets = [level_sets(problem, level) for level in range(3)]
     bound = RemainingBound.of(problem, [(s.time, s.samples, s.energy) for s in sets])
-    decisions = decisions_of(problem, plan)
-    loss, level = problem.curve.initial_loss, 0
-    for k in range(len(decisions)):
-        rest = decisions[k:]
-        spent = sum(epoch_energy(problem, d) for d in rest)
-        took = sum(epoch_time(problem, d) for d in rest)
-        samples = sum(effective_samples(problem, d) for d in rest)
-        elapsed = plan.epochs[k].start_s
+    for k, (level, loss, elapsed, spent, took, samples) in enumerate(along_plan(problem, plan)):
         here = np.array([loss])
         left = problem.target.deadline_s - elapsed
         epochs_left = float(problem.options.max_epochs - k)
@@ -391,8 +384,7 @@ def test_the_bounds_never_exceed_what_the_optimal_plan_still_spends(seed: int) -
         assert bound.energy_free(level, here)[0] <= spent * (1 + REL)
         assert bound.time_to_go(level, here)[0] <= took * (1 + REL)
         assert bound.samples_to_go(level, here)[0] <= samples * (1 + REL)
-        assert bound.epochs_to_go(level, here)[0] <= len(rest)
-        loss, level = plan.epochs[k].loss_after, decisions[k].level
+        assert bound.epochs_to_go(level, here)[0] <= len(plan.epochs) - k
 
 
 def test_the_quick_bounds_are_the_single_ones_and_below_the_full_energy_bound() -> None:

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 from pact_cases import (
+    along_plan,
     assert_exact_is_the_enumeration,
     enumerable,
     with_floor,
@@ -24,7 +25,6 @@ from leantrain.pact.bounds import RemainingBound, WholeEpochBound, _cheapest_per
 from leantrain.pact.exact import ExactSolver, level_sets
 from leantrain.pact.formulas import epoch_progress
 from leantrain.pact.instances import random_problem
-from leantrain.pact.plan import Decision, epoch_energy, epoch_time
 
 #: float64 sums in another order (the bound sums epochs from the end, the plan from the start).
 REL = 1e-9
@@ -54,11 +54,6 @@ def _small(seed: int) -> tuple[Problem, Plan]:
     return problem, ExactSolver(whole_epoch_after=10**9).solve(problem)
 
 
-def _decisions(problem: Problem, plan: Plan) -> list[Decision]:
-    levels = list(problem.model.levels)
-    return [Decision(levels.index(e.pruning), dict(e.fractions)) for e in plan.epochs]
-
-
 def _root(bound: WholeEpochBound, problem: Problem) -> tuple[float, float]:
     time, energy = bound.to_go(
         np.array([0]),
@@ -74,14 +69,8 @@ def test_the_bound_never_exceeds_what_the_optimal_plan_still_spends(seed: int) -
     problem, plan = _small(seed)
     assert plan.feasible
     bound = _bound(problem)
-    decisions = _decisions(problem, plan)
-    loss, level = problem.curve.initial_loss, 0
-    for k in range(len(decisions)):
-        rest = decisions[k:]
-        spent = sum(epoch_energy(problem, d) for d in rest)
-        took = sum(epoch_time(problem, d) for d in rest)
-        elapsed = plan.epochs[k].start_s
-        for epochs_left in (len(rest), problem.options.max_epochs - k):
+    for k, (level, loss, elapsed, spent, took, _) in enumerate(along_plan(problem, plan)):
+        for epochs_left in (len(plan.epochs) - k, problem.options.max_epochs - k):
             time, energy = bound.to_go(
                 np.array([level]),
                 np.array([loss]),
@@ -90,10 +79,9 @@ def test_the_bound_never_exceeds_what_the_optimal_plan_still_spends(seed: int) -
             )
             assert time[0] <= took * (1 + REL)
             assert energy[0] <= spent * (1 + REL)
-        # Fewer epochs than the plan's rest: no more than the bound with them all (monotone).
-        fewer, _ = bound.to_go(np.array([level]), np.array([loss]), np.array([1e9]), 0)
-        assert math.isinf(fewer[0])
-        loss, level = plan.epochs[k].loss_after, decisions[k].level
+        # No epoch left: no plan reaches the target from above it.
+        none_left, _ = bound.to_go(np.array([level]), np.array([loss]), np.array([1e9]), 0)
+        assert math.isinf(none_left[0])
 
 
 def test_the_bound_is_tighter_than_the_lp_bound_at_the_start() -> None:
