@@ -242,6 +242,27 @@ def test_jump_lines_are_recovered_and_kept_monotone(result: ProfileResult) -> No
     assert fitted[3].jump_slope == pytest.approx(fitted[2].jump_slope, abs=1e-9)
 
 
+def test_steep_jump_lines_are_kept_down_to_the_slope_bound(result: ProfileResult) -> None:
+    # Heavy pruning of a trained model hurts much more than of an untrained one: the demo fleet
+    # measured β ≈ −0.85 at pruning 0.75 (docs/pact-profile-execute.md, 'Jumps'). Such a line is
+    # written as measured; a steeper one is capped at SLOPE_MIN (> −1: pruning stays increasing
+    # in the loss).
+    from dataclasses import replace
+
+    from leantrain.pact.profile.run import SLOPE_MIN, _fit_jumps
+
+    initial = result.initial_loss
+    truth = [(0.0, 0.0), (0.01, -0.3), (0.01, -0.85), (0.01, -1.4)]
+    levels = [
+        replace(level, jump_points=tuple((x, j + b * (x - initial)) for x in (1.9, 1.2, 0.8)))
+        for level, (j, b) in zip(result.levels, truth, strict=True)
+    ]
+    fitted = _fit_jumps(levels, initial)
+    assert [level.jump_slope for level in fitted[1:3]] == pytest.approx([-0.3, -0.85], abs=1e-9)
+    assert fitted[3].jump_slope == pytest.approx(SLOPE_MIN, abs=1e-9)
+    assert -1.0 < SLOPE_MIN <= -0.85
+
+
 def test_default_target_and_deadline(result: ProfileResult) -> None:
     problem = result.problem
     n = float(sum(node.samples for node in problem.node))

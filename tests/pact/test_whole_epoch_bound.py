@@ -21,7 +21,12 @@ from pact_cases import (
 from test_jump_slopes import with_slopes
 
 from leantrain.pact import Plan, Problem
-from leantrain.pact.bounds import RemainingBound, WholeEpochBound, _cheapest_per_samples
+from leantrain.pact.bounds import (
+    EPOCH_GRID_POINTS,
+    RemainingBound,
+    WholeEpochBound,
+    _cheapest_per_samples,
+)
 from leantrain.pact.exact import ExactSolver, level_sets
 from leantrain.pact.formulas import epoch_progress
 from leantrain.pact.instances import random_problem
@@ -165,3 +170,17 @@ def test_the_cheapest_sets_for_their_samples_stand_in_for_every_set() -> None:
                 for j in range(n)
             ):
                 assert i not in kept
+
+
+def test_without_room_for_its_table_exact_searches_without_the_bound() -> None:
+    problem = enumerable(1, 2)
+    huge = problem.model_copy(
+        update={"options": problem.options.model_copy(update={"max_epochs": 10**6})}
+    )
+    assert WholeEpochBound.grid_points(huge) == 0
+    assert WholeEpochBound.grid_points(problem) == EPOCH_GRID_POINTS
+    plan = ExactSolver(whole_epoch_after=0).solve(huge)
+    assert not plan.notes["whole_epoch_bound"]
+    assert_exact_is_the_enumeration(problem, ExactSolver(whole_epoch_after=0).solve(problem))
+    if plan.feasible:  # more epochs allowed: never dearer
+        assert plan.energy_j <= ExactSolver().solve(problem).energy_j * (1 + REL)

@@ -231,6 +231,13 @@ class RemainingBound:
 #: Points of :class:`WholeEpochBound`'s loss grid (default; its first point is −inf).
 EPOCH_GRID_POINTS = 2048
 
+#: Most values :class:`WholeEpochBound`'s table may hold (64 MB of float64): with many levels or
+#: epochs its grid is made coarser, and below :data:`EPOCH_GRID_LEAST` points it is not built.
+EPOCH_TABLE_VALUES = 1 << 23
+
+#: Fewest grid points worth building :class:`WholeEpochBound` with.
+EPOCH_GRID_LEAST = 256
+
 #: Deadline multipliers of :class:`WholeEpochBound` (default), times the sets' median power.
 EPOCH_STEPS = np.r_[0.0, 2.0 ** np.arange(-4.0, 4.5, 0.5)]
 
@@ -356,6 +363,15 @@ class WholeEpochBound:
             table[k] = value[:, :done_row]
         table = np.ascontiguousarray(table.transpose(0, 2, 1))
         return WholeEpochBound(grids, lambdas, table)
+
+    @staticmethod
+    def grid_points(problem: Problem, steps: FloatArray = EPOCH_STEPS) -> int:
+        """The grid points :meth:`of` can afford for ``problem`` within
+        :data:`EPOCH_TABLE_VALUES` (at most :data:`EPOCH_GRID_POINTS`), or 0 when fewer than
+        :data:`EPOCH_GRID_LEAST` fit (many levels and a large epoch cap)."""
+        per_point = (problem.options.max_epochs + 1) * len(problem.model.levels) * (len(steps) + 1)
+        points = min(EPOCH_GRID_POINTS, EPOCH_TABLE_VALUES // per_point)
+        return points if points >= EPOCH_GRID_LEAST else 0
 
     def to_go(
         self, level: NDArray[np.int64], loss: FloatArray, time_left: FloatArray, epochs_left: int

@@ -313,6 +313,7 @@ class _Search:
         self.floor = problem.final_samples > 0.0
         self.may_end = [problem.final_floor_met(s.samples) for s in sets]
         self.whole: WholeEpochBound | None = None
+        self.whole_tried = False
         self.whole_epoch_after = whole_epoch_after
 
     def run(self) -> list[tuple[int, int]] | None:
@@ -341,14 +342,18 @@ class _Search:
         rows = np.flatnonzero(keep)
         if len(rows) == 0:
             return keep, score
-        if self.whole is None and self.expanded >= self.whole_epoch_after:
-            self.whole = WholeEpochBound.of(
-                self.problem,
-                [
-                    (s.time, p, s.samples, s.energy, m)
-                    for s, p, m in zip(self.sets, self.progress, self.may_end, strict=True)
-                ],
-            )
+        if not self.whole_tried and self.expanded >= self.whole_epoch_after:
+            self.whole_tried = True  # built once, or never where its table would not fit
+            points = WholeEpochBound.grid_points(self.problem)
+            if points:
+                self.whole = WholeEpochBound.of(
+                    self.problem,
+                    [
+                        (s.time, p, s.samples, s.energy, m)
+                        for s, p, m in zip(self.sets, self.progress, self.may_end, strict=True)
+                    ],
+                    points,
+                )
         time_left = self.deadline - elapsed[rows]
         if self.whole is not None:
             time_needed, need = self.whole.to_go(level[rows], loss[rows], time_left, left)

@@ -343,7 +343,7 @@ class _Profiler:
 
 
 #: The least jump slope written: above −1, so that pruning stays increasing in the loss.
-SLOPE_MIN = -0.5
+SLOPE_MIN = -0.9
 
 
 def _fit_jumps(levels: list[LevelProfile], initial_loss: float) -> tuple[LevelProfile, ...]:
