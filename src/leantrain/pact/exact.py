@@ -73,7 +73,7 @@ from numpy.typing import NDArray
 
 from leantrain.pact.bounds import RemainingBound, WholeEpochBound
 from leantrain.pact.dp import PactSolver
-from leantrain.pact.formulas import curve_loss, epoch_progress, equivalent_position, floored_loss
+from leantrain.pact.formulas import epoch_progress
 from leantrain.pact.graph import _pareto
 from leantrain.pact.knapsack import LevelItems, level_items
 from leantrain.pact.plan import Decision, Plan, evaluate
@@ -308,8 +308,6 @@ class _Search:
             points=4096,
             steps=np.r_[0.0, 2.0 ** np.arange(-6.0, 7.0)],
         )
-        self.curves = predictor.curves
-        self.kappas, self.full = problem.kappas, problem.full_samples
         self.floor = problem.final_samples > 0.0
         self.may_end = [problem.final_floor_met(s.samples) for s in sets]
         self.whole: WholeEpochBound | None = None
@@ -399,16 +397,9 @@ class _Search:
             jumped = self.predictor.after_jump(loss, level, to)
             t_new = elapsed + s.time[span:]
             e_new = energy + s.energy[span:]
-            curve = self.curves[to]
-            if jumped <= curve.c:
-                l_new = np.full(len(t_new), jumped)
-            else:
-                start = equivalent_position(float(jumped), *curve.shape)
-                l_new = curve_loss(start + self.progress[to][span:], *curve.shape)
-                if self.kappas[to] > 0.0:
-                    l_new = floored_loss(
-                        l_new, jumped, s.samples[span:], self.full, curve.c, self.kappas[to]
-                    )
+            l_new = self.predictor.epoch_losses(
+                float(jumped), to, self.progress[to][span:], s.samples[span:]
+            )
             ok = (t_new <= self.deadline * (1.0 + 1e-9)) & (e_new < self.best)
             if not ok.any():
                 continue

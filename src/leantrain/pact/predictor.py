@@ -161,24 +161,32 @@ class LossPredictor:
         return after
 
     def epoch_losses(
-        self, jumped: FloatArray, level: int, progress: FloatArray, samples: FloatArray
+        self, jumped: float | FloatArray, level: int, progress: FloatArray, samples: FloatArray
     ) -> FloatArray:
-        """The loss after one epoch at ``level`` from each loss ``jumped`` (ℓ⁺, after any jump)
+        """The loss after one epoch at ``level`` from the loss ``jumped`` (ℓ⁺, after any jump)
         for each epoch of progress ``progress`` (P(D)) and ``samples`` effective samples (D):
-        :meth:`step` for every pair at once, shape (len(jumped), len(progress))."""
+        :meth:`step` for many epochs at once, shape (len(progress),); for an array of losses,
+        every pair, shape (len(jumped), len(progress)) (the exact search and its bounds)."""
         curve = self.curves[level]
-        start = np.asarray(jumped, dtype=np.float64)[:, None]
-        position = equivalent_position(start, *curve.shape)
-        with np.errstate(invalid="ignore"):  # inf + progress where ℓ⁺ ≤ c: masked below
-            after = np.where(
-                start <= curve.c, start, curve_loss(position + progress[None, :], *curve.shape)
-            )
+        after: FloatArray
+        if isinstance(jumped, float):
+            if jumped <= curve.c:
+                return np.full(len(progress), jumped)
+            start: float | FloatArray = jumped
+            position = equivalent_position(jumped, *curve.shape)
+            after = np.asarray(curve_loss(position + progress, *curve.shape))
+            sizes = samples
+        else:
+            start = np.asarray(jumped, dtype=np.float64)[:, None]
+            positions = equivalent_position(start, *curve.shape)
+            with np.errstate(invalid="ignore"):  # inf + progress where ℓ⁺ ≤ c: masked below
+                moved = curve_loss(positions + progress[None, :], *curve.shape)
+            after = np.where(start <= curve.c, start, moved)
+            sizes = np.asarray(samples)[None, :]
         kappa = self.kappa(level)
         if kappa > 0.0:
-            after = floored_loss(
-                after, start, np.asarray(samples)[None, :], self.full_samples, curve.c, kappa
-            )
-        return np.asarray(after, dtype=np.float64)
+            after = np.asarray(floored_loss(after, start, sizes, self.full_samples, curve.c, kappa))
+        return after
 
     def kappa(self, level: int) -> float:
         """κ of ``level``'s subset floor (0 without one; docs/pact.md, 'The subset floor')."""
