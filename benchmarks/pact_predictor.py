@@ -154,6 +154,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "floor_draws": 5,
         "margin": 3.0,
     },
+    # Two replicates pooled (another seed's data draw, weights and orders): curves through
+    # their mean, σ widened by their spread (docs/pact-profile-execute.md, 'Replicates').
+    "per-level-subset-floor-replicates-2": {
+        "participation_per_level": True,
+        "floor_draws": 5,
+        "replicates": 2,
+    },
 }
 
 #: Variants whose option changes only what the profile writes into the problem, not what it
@@ -542,7 +549,8 @@ def main(argv: list[str] | None = None) -> None:
         "and level, with one γ or one per level), per-level-subset-floor-final-half or "
         "per-level-subset-floor-min-eighth (the latter with a final floor of 1/2 or a floor of "
         "1/8 under every epoch), per-level-subset-floor-margin-2 or -margin-3 (the latter with "
-        "the planning margin k = 2 or 3, options.margin)",
+        "the planning margin k = 2 or 3, options.margin), per-level-subset-floor-replicates-2 "
+        "(two replicates pooled)",
     )
     args = parser.parse_args([] if argv is None else argv)
     torch.set_num_threads(args.threads)

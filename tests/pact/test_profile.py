@@ -384,6 +384,7 @@ def test_cli_profile_writes_the_problem_and_refuses_to_overwrite(tmp_path: Path)
         (["--curve-family", "cubic"], "--curve-family"),
         (["--final-share", "2"], "--final-share"),
         (["--floor-draws", "-1"], "--floor-draws"),
+        (["--replicates", "0"], "--replicates"),
         (["--out", "p.png"], "--out"),
     ],
 )
@@ -406,7 +407,15 @@ def test_cli_profile_defaults_are_the_options_defaults() -> None:
 
     parameters = inspect.signature(profile_command).parameters
     defaults = ProfileOptions()
-    for name in ("min_share", "final_share", "fraction_law", "curve_family", "floor_draws"):
+    names = (
+        "min_share",
+        "final_share",
+        "fraction_law",
+        "curve_family",
+        "floor_draws",
+        "replicates",
+    )
+    for name in names:
         assert parameters[name].default == getattr(defaults, name), name
 
 
@@ -434,3 +443,46 @@ def test_by_default_no_floor_is_measured_or_written(setup: FederatedSetup) -> No
     assert measured.subset_floor == () and measured.problem.curve.subset_floor == 0.0
     with pytest.raises(InputError, match="floor_draws"):
         ProfileOptions(floor_draws=-1).check()
+
+
+def test_replicates_pool_their_runs_and_widen_sigma(setup: FederatedSetup) -> None:
+    # Two replicates at level 0 and 0.5: the curves are fitted to the mean losses, the spread at
+    # the held-out points joins σ, and the passes (and the progress) double.
+    from leantrain.pact.profile.run import _measure, _replicate_spread
+    from leantrain.seeding import stream_seed
+
+    options = ProfileOptions(levels=(0.0, 0.5), epochs=5, holdout=1, replicates=2)
+    single = ProfileOptions(levels=(0.0, 0.5), epochs=5, holdout=1)
+    assert options.passes == 2 * single.passes
+    events = []
+    pooled = profile(setup, options, progress=events.append)
+    assert [e.done for e in events] == list(range(1, options.passes + 1))
+    assert {e.total for e in events} == {options.passes}
+    # The first replicate is the one-replicate profile; the second runs at a derived seed.
+    first = _measure(setup, single, "t", None, None, 0)
+    seed = stream_seed(setup.config.seed, "pact-profile-replicate", 1) % 2**31
+    from leantrain.fl.setup import build_setup
+
+    other = build_setup(setup.config.model_copy(update={"seed": seed}))
+    second = _measure(other, single, "t", None, None, 0)
+    for index, level in enumerate(pooled.levels):
+        a, b = first.levels[index].losses, second.levels[index].losses
+        assert a != b  # another seed trains otherwise
+        # The mean of two float64 values, the same operations: equal up to 1e-12.
+        mean = [(x + y) / 2 for x, y in zip(a, b, strict=True)]
+        assert level.losses == pytest.approx(mean, rel=1e-12)
+        assert len(level.jump_points) == len(first.levels[index].jump_points) * 2
+    spread = _replicate_spread([first, second], holdout=1)
+    assert spread > 0.0
+    assert pooled.replicate_spread == pytest.approx(spread, rel=1e-12)
+    sigma = math.hypot(held_out_sigma(pooled.levels), spread)
+    assert pooled.problem.curve.sigma == pytest.approx(sigma, rel=1e-12)
+    assert "2 replicates (the config" in pooled.toml()
+    with pytest.raises(InputError, match="replicates"):
+        ProfileOptions(replicates=0).check()
+
+
+def test_one_replicate_has_no_spread(result: ProfileResult) -> None:
+    assert result.replicate_spread == 0.0
+    assert result.problem.curve.sigma == pytest.approx(held_out_sigma(result.levels), rel=1e-15)
+    assert "replicates (the config" not in result.toml()

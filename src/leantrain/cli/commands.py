@@ -350,6 +350,12 @@ def profile_command(
             help="One-epoch probes per share and level that fit the subset floor (0: none)."
         ),
     ] = 0,
+    replicates: Annotated[
+        int,
+        typer.Option(
+            help="Independent profiles (other seeds) pooled into one; sigma counts their spread."
+        ),
+    ] = 1,
     force: _Force = False,
 ) -> None:
     """Profile the model per pruning level and fit the loss predictor: a PACT problem file."""
@@ -375,6 +381,7 @@ def profile_command(
         min_share=min_share,
         final_share=final_share,
         floor_draws=floor_draws,
+        replicates=replicates,
     )
     options.check()
     run_config = load_config(config)

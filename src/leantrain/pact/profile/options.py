@@ -74,6 +74,11 @@ class ProfileOptions:
             which that level's κ of the subset floor is fitted (``fedavg`` only;
             docs/pact-profile-execute.md, 'Subset floor'); 0 (the default) measures none and
             writes no floor.
+        replicates: Independent profiles pooled into one (docs/pact-profile-execute.md,
+            'Replicates'): the first at the config's seed, the others at seeds derived from it
+            (other data draw, partition, initial weights and orders); the curves are fitted to
+            the mean losses, γ and κ to every replicate's runs and probes, and σ of the planning
+            margin also counts the spread between replicates. Each costs a whole profile.
     """
 
     levels: tuple[float, ...] = DEFAULT_LEVELS
@@ -93,6 +98,7 @@ class ProfileOptions:
     min_share: float = DEFAULT_MIN_SHARE
     final_share: float = DEFAULT_FINAL_SHARE
     floor_draws: int = 0
+    replicates: int = 1
 
     @property
     def passes(self) -> int:
@@ -105,7 +111,7 @@ class ProfileOptions:
         runs = 1 + shares * repeats
         pruned = (len(self.levels) - 1) * (self.warmup_epochs + self.epochs)
         probes = shares * self.floor_draws * len(self.levels)
-        return self.warmup_epochs + runs * self.epochs + pruned + probes
+        return (self.warmup_epochs + runs * self.epochs + pruned + probes) * self.replicates
 
     def check(self) -> None:
         """Raise :class:`~leantrain.errors.InputError` on an unusable option; its field is the
@@ -163,6 +169,8 @@ class ProfileOptions:
                 raise InputError(where, name, f"must lie in [0, 1], got {share}")
         if self.floor_draws < 0:
             raise InputError(where, "floor_draws", f"must be 0 or more, got {self.floor_draws}")
+        if self.replicates < 1:
+            raise InputError(where, "replicates", f"must be 1 or more, got {self.replicates}")
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,8 @@ class ProfileResult:
         participation_levels: One fit per level (``participation_per_level``), else empty.
         subset_floor: Per level, κ of the subset floor and its probes (empty: not measured, no
             floor).
+        replicate_spread: The spread between replicates at the held-out points, part of σ
+            (0 with one replicate; :attr:`ProfileOptions.replicates`).
         source: The config it came from (for the file's header).
     """
 
@@ -89,6 +91,7 @@ class ProfileResult:
     participation: ParticipationFit | None = None
     participation_levels: tuple[ParticipationFit, ...] = ()
     subset_floor: tuple[SubsetFloor, ...] = ()
+    replicate_spread: float = 0.0
     source: str = "<config>"
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -113,6 +116,7 @@ class ProfileResult:
             f"{options.epochs} "
             f"passes per level;\n# one pass = N = {self.samples_per_epoch} samples; the last "
             f"{options.holdout} points of each level are held out of the fit.\n"
+            f"{self._replicate_comment()}"
             f"# Per level (ρ, curve, errors):\n{fits}\n"
             f"{self._participation_comment()}{self._floor_comment()}\n"
         )
@@ -142,7 +146,8 @@ class ProfileResult:
                 " checkpoints);"
                 "\n# initial_loss: held-out loss of the initial model;\n# participation (γ),"
                 " full_samples (N): an epoch of D samples advances s by N*(D/N)^γ;\n# sigma:"
-                " RMSE of the held-out points; plans aim at loss - margin*sigma.\n"
+                " RMSE of the held-out points (and the spread between replicates); plans aim"
+                " at loss - margin*sigma.\n"
             ),
             "[options]": (
                 "# Defaults: allowed data fractions, the epoch cap and the planning margin k.\n"
@@ -172,6 +177,17 @@ class ProfileResult:
                 f"{probes} (loss@D)"
             )
         return "\n".join(lines) + "\n"
+
+    def _replicate_comment(self) -> str:
+        """The header lines of the replicates ("" with one)."""
+        count = self.options.replicates
+        if count < 2:
+            return ""
+        return (
+            f"# {count} replicates (the config's seed and {count - 1} derived ones) pooled: "
+            "curves fitted to their mean losses;\n# spread between them at the held-out "
+            f"points {self.replicate_spread:.4f}, part of sigma.\n"
+        )
 
     def _participation_comment(self) -> str:
         fit = self.participation

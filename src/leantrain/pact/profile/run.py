@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +60,7 @@ from leantrain.errors import InputError
 from leantrain.fl.executor import ClientExecutor
 from leantrain.fl.inprocess import LocalExecutor
 from leantrain.fl.optim import build_optimizer
-from leantrain.fl.setup import FederatedSetup
+from leantrain.fl.setup import FederatedSetup, build_setup
 from leantrain.nn import model_cost
 from leantrain.nn.pruning import prunable_widths, prune_model
 from leantrain.nn.state import clone_state
@@ -80,7 +80,7 @@ from leantrain.pact.profile.options import ProfileOptions, ProfileProgress
 from leantrain.pact.profile.passes import central_pass, pooled_training_data
 from leantrain.pact.profile.result import LevelProfile, ProfileResult
 from leantrain.pact.profile.target import problem_raw
-from leantrain.seeding import numpy_rng, torch_generator
+from leantrain.seeding import numpy_rng, stream_seed, torch_generator
 
 __all__ = ["profile"]
 
@@ -375,6 +375,115 @@ def _fit_jumps(levels: list[LevelProfile], initial_loss: float) -> tuple[LevelPr
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class _Replicate:
+    """What one replicate of :func:`profile` measured, before the replicates are pooled.
+
+    Attributes:
+        n: The pooled training samples (one pass).
+        initial_loss, warmup_loss: Held-out loss of the initial and the warm-up model.
+        levels: Per level, its run and the curve fitted to it alone (jumps not yet written).
+        probes: Per level, the subset floor's (start loss, probes); empty when not measured.
+        runs: Per level with its own γ (level 0 only without ``participation_per_level``), the
+            participation runs; empty when not measured.
+        done: Training passes run so far, this replicate's included (for the progress).
+    """
+
+    n: int
+    initial_loss: float
+    warmup_loss: float
+    levels: list[LevelProfile]
+    probes: list[tuple[float, list[tuple[float, float]]]]
+    runs: list[list[ParticipationRun]]
+    done: int
+
+
+def _measure(
+    setup: FederatedSetup,
+    options: ProfileOptions,
+    source: str,
+    progress: Callable[[ProfileProgress], None] | None,
+    executor: ClientExecutor | None,
+    done: int,
+) -> _Replicate:
+    """Every training run of one replicate: the warm-up, each level's run, the subset floor's
+    probes and the participation runs, in that order (``done``: passes already run)."""
+    profiler = _Profiler(setup, options, source, progress, executor)
+    profiler.done = done
+    n = profiler.n
+    model = setup.build_model()
+    full_widths = prunable_widths(model)
+    _, initial_loss = held_out(model, setup.data.test)
+    warm_losses = [initial_loss]
+    warm_losses += profiler.passes(model, 0, options.warmup_epochs, 0.0, "warm-up")
+    warm_samples = [float(epoch * n) for epoch in range(options.warmup_epochs + 1)]
+    warm_state = clone_state(model.state_dict())
+    levels = [
+        profiler.level(level, warm_state, (warm_samples, warm_losses), full_widths)
+        for level in options.levels
+    ]
+    probes = [
+        profiler.floor_probes(level.pruning, full_widths)
+        for level in (levels if profiler.finals else ())
+    ]
+    fitted = levels if options.participation_per_level else levels[:1]
+    runs = [
+        [profiler.participation_run(share, level.pruning, full_widths) for share in profiler.shares]
+        for level in (fitted if profiler.shares else ())
+    ]
+    return _Replicate(n, initial_loss, warm_losses[-1], levels, probes, runs, profiler.done)
+
+
+def _pooled_levels(
+    replicates: Sequence[_Replicate], options: ProfileOptions, source: str
+) -> list[LevelProfile]:
+    """Per level, the replicates' runs pooled: the mean loss at every point (they are observed
+    at the same cumulative samples), the curve fitted to it, every replicate's jump points. One
+    replicate: its levels as they are."""
+    if len(replicates) == 1:
+        return replicates[0].levels
+    pooled = []
+    for index, level in enumerate(replicates[0].levels):
+        losses = np.mean([r.levels[index].losses for r in replicates], axis=0)
+        try:
+            fit = fit_curve(
+                list(level.samples),
+                losses.tolist(),
+                scale=float(replicates[0].n),
+                holdout=options.holdout,
+                family=options.curve_family,
+            )
+        except ValueError as error:
+            raise InputError(
+                source,
+                "profile",
+                f"cannot fit the loss curve of pruning level {level.pruning:g}: {error}",
+            ) from None
+        pooled.append(
+            replace(
+                level,
+                losses=tuple(float(x) for x in losses),
+                fit=fit,
+                jump_measured=float(np.mean([r.levels[index].jump_measured for r in replicates])),
+                jump_points=tuple(p for r in replicates for p in r.levels[index].jump_points),
+            )
+        )
+    return pooled
+
+
+def _replicate_spread(replicates: Sequence[_Replicate], holdout: int) -> float:
+    """The spread between replicates where plans end, for σ of the planning margin: the sample
+    standard deviation of the replicates' losses at each level's held-out points (its last
+    ``holdout``), pooled as a root mean square; 0 with one replicate."""
+    if len(replicates) < 2:
+        return 0.0
+    variances = []
+    for index in range(len(replicates[0].levels)):
+        last = np.array([r.levels[index].losses[-holdout:] for r in replicates])
+        variances.extend(np.var(last, axis=0, ddof=1).tolist())
+    return math.sqrt(math.fsum(variances) / len(variances))
+
+
 def profile(
     setup: FederatedSetup,
     options: ProfileOptions | None = None,
@@ -403,63 +512,57 @@ def profile(
     options = options or ProfileOptions()
     options.check()
     source = str(source)
-    profiler = _Profiler(setup, options, source, progress, executor)
-    n = profiler.n
-
-    model = setup.build_model()
-    full_widths = prunable_widths(model)
-    _, initial_loss = held_out(model, setup.data.test)
-    warm_losses = [initial_loss]
-    warm_losses += profiler.passes(model, 0, options.warmup_epochs, 0.0, "warm-up")
-    warm_samples = [float(epoch * n) for epoch in range(options.warmup_epochs + 1)]
-    warm_state = clone_state(model.state_dict())
-
-    measured = [
-        profiler.level(level, warm_state, (warm_samples, warm_losses), full_widths)
-        for level in options.levels
-    ]
-    levels = _fit_jumps(measured, initial_loss)
+    replicates = [_measure(setup, options, source, progress, executor, 0)]
+    for index in range(1, options.replicates):
+        # Another seed: another data draw, partition, initial weights and orders, on a local
+        # executor (a caller's executor serves ``setup`` only).
+        seed = stream_seed(setup.config.seed, "pact-profile-replicate", index) % 2**31
+        other = build_setup(setup.config.model_copy(update={"seed": seed}), source)
+        done = replicates[-1].done
+        replicates.append(_measure(other, options, source, progress, None, done))
+    n = replicates[0].n
+    initial_loss = float(np.mean([r.initial_loss for r in replicates]))
+    warmup_loss = float(np.mean([r.warmup_loss for r in replicates]))
+    levels = _fit_jumps(_pooled_levels(replicates, options, source), initial_loss)
     floors: list[SubsetFloor] = []
-    for level in levels if profiler.finals else ():
-        start_loss, probes = profiler.floor_probes(level.pruning, full_widths)
+    for index, level in enumerate(levels if replicates[0].probes else ()):
+        start_loss = float(np.mean([r.probes[index][0] for r in replicates]))
+        probes = [probe for r in replicates for probe in r.probes[index][1]]
         floors.append(fit_subset_floor(start_loss, probes, level.fit.curve.c, float(n)))
     kappas = [floor.kappa for floor in floors] or [0.0] * len(levels)
     fits: list[ParticipationFit] = []
-    if profiler.shares:
-        fitted = levels if options.participation_per_level else levels[:1]
-        for level, kappa in zip(fitted, kappas, strict=False):
-            runs = [
-                profiler.participation_run(share, level.pruning, full_widths)
-                for share in profiler.shares
-            ]
-            try:
-                # The level's whole-fleet run from the initial model (level 0: warm-up
-                # included), as observed: its losses after 0, N, 2N, ... passes.
-                observed = ObservedRun(
-                    tuple(float(k * n) for k in range(options.epochs + 1)),
-                    tuple(level.losses[: options.epochs + 1]),
-                )
-                # The runs' one-node epochs reach their subset floor: predicted with it, so
-                # that the floor does not leak into γ.
-                fits.append(fit_participation(observed, runs, float(n), (level.fit.curve.c, kappa)))
-            except ValueError as error:
-                raise InputError(
-                    source,
-                    "profile",
-                    f"cannot fit the participation model of pruning level {level.pruning:g}: "
-                    f"{error}",
-                ) from None
+    for index, (level, kappa) in enumerate(zip(levels, kappas, strict=True)):
+        if index >= len(replicates[0].runs):
+            break
+        runs = [run for r in replicates for run in r.runs[index]]
+        try:
+            # The level's whole-fleet run from the initial model (level 0: warm-up included),
+            # as observed: its losses after 0, N, 2N, ... passes.
+            observed = ObservedRun(
+                tuple(float(k * n) for k in range(options.epochs + 1)),
+                tuple(level.losses[: options.epochs + 1]),
+            )
+            # The runs' one-node epochs reach their subset floor: predicted with it, so that
+            # the floor does not leak into γ.
+            fits.append(fit_participation(observed, runs, float(n), (level.fit.curve.c, kappa)))
+        except ValueError as error:
+            raise InputError(
+                source,
+                "profile",
+                f"cannot fit the participation model of pruning level {level.pruning:g}: {error}",
+            ) from None
     participation = fits[0] if fits else None
     per_level = tuple(fits) if options.participation_per_level and fits else ()
+    spread = _replicate_spread(replicates, options.holdout)
     raw, reference = problem_raw(
-        setup, options, levels, initial_loss, source, participation, per_level, kappas
+        setup, options, levels, initial_loss, source, participation, per_level, kappas, spread
     )
     problem = parse_problem(raw, source)
     return ProfileResult(
         problem=problem,
         levels=levels,
         initial_loss=initial_loss,
-        warmup_loss=warm_losses[-1],
+        warmup_loss=warmup_loss,
         samples_per_epoch=n,
         full_epoch_time_s=epoch_time(problem, reference),
         reference=reference,
@@ -467,6 +570,7 @@ def profile(
         participation=participation,
         participation_levels=per_level,
         subset_floor=tuple(floors),
+        replicate_spread=spread,
         source=source,
         raw=raw,
     )

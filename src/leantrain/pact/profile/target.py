@@ -28,12 +28,14 @@ def problem_raw(
     participation: ParticipationFit | None = None,
     participation_levels: Sequence[ParticipationFit] = (),
     subset_floor: Sequence[float] = (),
+    replicate_spread: float = 0.0,
 ) -> tuple[dict[str, Any], Decision]:
     """The problem mapping (docs/file-formats.md, 'The PACT problem TOML') with its default
     target and deadline, and the reference epoch they are measured in (:func:`reference_epoch`);
     ``participation`` sets ``curve.participation`` and ``curve.full_samples`` (γ = 1 when
     None); ``participation_levels``, when given, one γ per level instead; ``subset_floor``, κ per
-    level, sets ``curve.subset_floor`` when one is positive."""
+    level, sets ``curve.subset_floor`` when one is positive; ``replicate_spread`` joins the
+    held-out error in σ (:func:`held_out_sigma`)."""
     nodes = [
         {
             "name": device.name,
@@ -76,7 +78,7 @@ def problem_raw(
         },
         "node": nodes,
     }
-    raw["curve"]["sigma"] = held_out_sigma(levels)
+    raw["curve"]["sigma"] = math.hypot(held_out_sigma(levels), replicate_spread)
     if participation is not None:
         raw["curve"]["participation"] = participation.gamma
         raw["curve"]["full_samples"] = participation.full_samples
