@@ -137,3 +137,24 @@ def test_no_overwrite_without_force(tmp_path: Path) -> None:
     _one_line(runner.invoke(app, arguments), 2, "already exists", "--force")
     assert out.read_bytes() == before
     assert runner.invoke(app, [*arguments, "--force"]).exit_code == 0
+
+
+def test_a_shrunk_margin_is_said_and_the_plan_written(tmp_path: Path) -> None:
+    # Feasible for the target, not for the whole margin: the plan keeps less and says so.
+    from leantrain.pact import make_solver, parse_problem
+
+    raw = hand_raw()
+    fastest = make_solver("pact").solve(parse_problem(raw))
+    raw["target"]["deadline_s"] = fastest.duration_s * 1.0001
+    raw["curve"]["sigma"] = 0.5 * raw["target"]["loss"]
+    out = tmp_path / "plan.json"
+    result = runner.invoke(app, ["plan", str(_write(tmp_path, raw)), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    plan = read_plan(out)
+    kept = plan.notes["margin_kept"]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("margin: ")]
+    assert lines == [
+        f"margin: no plan reaches loss {load_problem(tmp_path / 'problem.toml').planning_loss:.6g}"
+        f" (the target less 1 x sigma {raw['curve']['sigma']:.6g}) by the deadline; planned to "
+        f"{plan.notes['planned_to_loss']:.6g}, keeping {kept:.3g} x sigma"
+    ]

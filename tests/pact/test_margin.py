@@ -11,6 +11,7 @@ from leantrain.pact import Problem, make_solver, parse_problem
 from leantrain.pact.execute import remaining_problem
 from leantrain.pact.lagrange import certify
 from leantrain.pact.problem import MARGIN_CAP
+from leantrain.pact.solver import MARGIN_HALVINGS
 
 
 def _problem(sigma: float, margin: float | None = None) -> Problem:
@@ -61,3 +62,44 @@ def test_replanning_keeps_the_margin() -> None:
     rest = remaining_problem(margined, 0, 1.0, 0.0, 1)
     assert isinstance(rest, Problem)
     assert rest.planning_loss == pytest.approx(margined.planning_loss, rel=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["exact", "pact"])
+def test_a_margin_that_no_plan_reaches_shrinks_to_the_largest_one_that_does(solver: str) -> None:
+    # The plain problem's optimum takes (almost) its whole deadline: any margin that needs more
+    # progress cannot be met by then, but ℓ* itself can.
+    plain = _problem(0.0)
+    fastest = make_solver(solver).solve(plain)
+    assert fastest.feasible
+    tight = plain.with_target(deadline_s=fastest.duration_s * 1.0001)
+    curve = tight.curve.model_copy(update={"sigma": 0.5 * tight.target.loss})
+    margined = tight.model_copy(update={"curve": curve})
+    assert make_solver(solver).search(margined.for_planning()) is None  # the whole margin: none
+    plan = make_solver(solver).solve(margined)
+    assert plan.feasible
+    kept = plan.notes["margin_kept"]
+    assert 0.0 <= kept < margined.options.margin
+    planned_to = plan.notes["planned_to_loss"]
+    assert planned_to == pytest.approx(margined.target.loss - kept * curve.sigma, rel=1e-12)
+    assert margined.planning_loss < planned_to <= margined.target.loss
+    assert plan.final_loss <= planned_to and plan.duration_s <= tight.target.deadline_s
+    # The halvings stop within 1/256 of the margin of a planning loss no plan reaches.
+    step = (margined.target.loss - margined.planning_loss) / 2**MARGIN_HALVINGS
+    deeper = margined.for_planning(planned_to - step * (1 + 1e-9))
+    assert make_solver(solver).search(deeper) is None
+    # The certificate bounds the problem the plan was made for.
+    certified = certify(margined, plan)
+    assert certified.lower_bound_j is not None and certified.lower_bound_j <= plan.energy_j
+
+
+def test_a_target_no_plan_reaches_stays_infeasible_with_the_whole_margin() -> None:
+    plain = _problem(0.0)
+    fastest = make_solver("pact").solve(plain)
+    hopeless = plain.with_target(deadline_s=fastest.duration_s * 0.2)
+    curve = hopeless.curve.model_copy(update={"sigma": 0.05})
+    margined = hopeless.model_copy(update={"curve": curve})
+    plan = make_solver("pact").solve(margined)
+    assert not plan.feasible
+    # Judged, and diagnosed, against the whole margin as before.
+    assert plan.notes["planned_to_loss"] == pytest.approx(margined.planning_loss)
+    assert "margin_kept" not in plan.notes

@@ -272,6 +272,10 @@ def plan_command(
 
     if line := certificate(outcome.plan):
         print(line)
+    from leantrain.pact.solver import margin_note
+
+    if line := margin_note(outcome.problem, outcome.plan):
+        print(line)
     written = [outcome.path, outcome.picture, outcome.comparison_picture]
     shown = [str(path) for path in written if path is not None]
     print(f"wrote {', '.join(shown[:2])}" + (f" and {shown[2]}" if len(shown) > 2 else ""))

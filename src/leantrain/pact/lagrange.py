@@ -219,8 +219,11 @@ def certify(problem: Problem, plan: Plan) -> Plan:
     problem (feasible plans only; an infeasible plan is returned as it is)."""
     if not plan.feasible:
         return plan
-    # Against the target the plan was made for (ℓ* − k·σ, docs/pact.md, 'Planning margin').
-    return replace(plan, lower_bound_j=lower_bound(problem.for_planning()))
+    # Against the target the plan was made for (ℓ* − k·σ, or the margin it kept; docs/pact.md,
+    # 'Planning margin').
+    planned_to = plan.notes.get("planned_to_loss")
+    planned = problem.for_planning(None if planned_to is None else float(planned_to))
+    return replace(plan, lower_bound_j=lower_bound(planned))
 
 
 def certified_gap(plan: Plan) -> float | None:

@@ -239,14 +239,15 @@ class Problem(_Strict):
         lowered = self.target.loss - self.options.margin * self.curve.sigma
         return max(lowered, MARGIN_CAP * self.target.loss)
 
-    def for_planning(self) -> Problem:
-        """The problem the solvers search: target ℓ* − k·σ and no further margin (itself when
-        there is no margin)."""
-        if self.planning_loss == self.target.loss:
+    def for_planning(self, loss: float | None = None) -> Problem:
+        """The problem the solvers search: target ``loss`` (default ℓ* − k·σ) and no further
+        margin (itself when there is no margin and no other loss is asked for)."""
+        loss = self.planning_loss if loss is None else loss
+        if loss == self.target.loss and (self.curve.sigma == 0.0 or self.options.margin == 0.0):
             return self
         return self.model_copy(
             update={
-                "target": self.target.model_copy(update={"loss": self.planning_loss}),
+                "target": self.target.model_copy(update={"loss": loss}),
                 "curve": self.curve.model_copy(update={"sigma": 0.0}),
             }
         )

@@ -19,10 +19,21 @@ from leantrain.pact.problem import Problem
 from leantrain.pact.rotation import take_turns
 from leantrain.registry import SOLVERS
 
-__all__ = ["DEFAULT_EPSILON", "SOLVERS", "Solver", "make_solver"]
+__all__ = [
+    "DEFAULT_EPSILON",
+    "MARGIN_HALVINGS",
+    "SOLVERS",
+    "Solver",
+    "make_solver",
+    "margin_note",
+]
 
 #: The default granularity of the ``pact`` solver's approximations.
 DEFAULT_EPSILON = 0.01
+
+#: Halvings of the interval between ℓ* − k·σ and ℓ* when the margin must shrink
+#: (:meth:`Solver.shrink_margin`): the margin kept is found to 1/256 of k·σ.
+MARGIN_HALVINGS = 8
 
 
 class Solver(ABC):
@@ -52,14 +63,25 @@ class Solver(ABC):
         """Search for a plan that reaches the planning target ℓ* − k·σ (docs/pact.md, 'Planning
         margin'), let interchangeable nodes take turns in it (which changes no figure:
         :func:`~leantrain.pact.rotation.take_turns`), then evaluate it with the plan formulas
-        against that target; a margin is recorded in the plan's notes (``planned_to_loss``)."""
+        against that target; a margin is recorded in the plan's notes (``planned_to_loss``).
+
+        Where no plan reaches ℓ* − k·σ but one reaches ℓ*, the margin shrinks to the largest
+        that a plan reaches (:meth:`shrink_margin`), noted as ``margin_kept`` (the k kept)."""
         planned = problem.for_planning()
         began = time.perf_counter()
         decisions = self.search(planned)
+        shrunk = not decisions and planned is not problem
+        if shrunk:
+            planned, decisions = self.shrink_margin(problem, planned)
         if decisions:
             decisions = take_turns(planned, decisions)
         elapsed = time.perf_counter() - began
-        notes = {} if planned is problem else {"planned_to_loss": planned.target.loss}
+        notes: dict[str, float] = (
+            {} if planned is problem else {"planned_to_loss": planned.target.loss}
+        )
+        if shrunk and decisions:
+            kept = (problem.target.loss - planned.target.loss) / problem.curve.sigma
+            notes["margin_kept"] = kept
         return evaluate(
             planned,
             decisions or [],
@@ -69,6 +91,42 @@ class Solver(ABC):
             optimal=self.exact,
             notes=notes,
         )
+
+    def shrink_margin(
+        self, problem: Problem, planned: Problem
+    ) -> tuple[Problem, list[Decision] | None]:
+        """The planning problem with the largest margin a plan reaches, and that plan: none when
+        no plan reaches ℓ* itself (``planned`` is then returned as it is, so that the diagnosis
+        of the plan is that of the whole margin); else the lowest planning loss between
+        ``planned``'s and ℓ* found by :data:`MARGIN_HALVINGS` halvings that a plan reaches."""
+        bare = problem.for_planning(problem.target.loss)
+        decisions = self.search(bare)
+        if not decisions:
+            return planned, None
+        best: tuple[Problem, list[Decision] | None] = (bare, decisions)
+        unreached, reached = planned.target.loss, problem.target.loss
+        for _ in range(MARGIN_HALVINGS):
+            middle = 0.5 * (unreached + reached)
+            trial = problem.for_planning(middle)
+            found = self.search(trial)
+            if found:
+                reached, best = middle, (trial, found)
+            else:
+                unreached = middle
+        return best
+
+
+def margin_note(problem: Problem, plan: Plan) -> str:
+    """One line saying that ``plan`` kept only part of ``problem``'s margin, or "" when it kept
+    all of it (what ``leantrain plan`` prints)."""
+    kept = plan.notes.get("margin_kept")
+    if kept is None:
+        return ""
+    return (
+        f"margin: no plan reaches loss {problem.planning_loss:.6g} (the target less "
+        f"{problem.options.margin:g} x sigma {problem.curve.sigma:.6g}) by the deadline; planned "
+        f"to {float(plan.notes['planned_to_loss']):.6g}, keeping {float(kept):.3g} x sigma"
+    )
 
 
 def make_solver(name: str, epsilon: float = DEFAULT_EPSILON) -> Solver:
