@@ -75,6 +75,8 @@ def test_a_margin_that_no_plan_reaches_shrinks_to_the_largest_one_that_does(solv
     curve = tight.curve.model_copy(update={"sigma": 0.5 * tight.target.loss})
     margined = tight.model_copy(update={"curve": curve})
     assert make_solver(solver).search(margined.for_planning()) is None  # the whole margin: none
+    whole = make_solver(solver).solve(margined, shrink=False)  # as execute re-plans
+    assert not whole.feasible and "margin_kept" not in whole.notes
     plan = make_solver(solver).solve(margined)
     assert plan.feasible
     kept = plan.notes["margin_kept"]

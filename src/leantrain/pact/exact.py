@@ -208,13 +208,14 @@ class ExactSolver(Solver):
                 )
         return ""
 
-    def solve(self, problem: Problem) -> Plan:
-        """Search, then evaluate; the plan's notes say how many partial plans were expanded.
+    def solve(self, problem: Problem, *, shrink: bool = True) -> Plan:
+        """Search, then evaluate; the plan's notes say how many partial plans were expanded
+        (``shrink``: as :meth:`Solver.solve`).
 
         Raises:
             SearchLimitError: A guard stopped the search before optimality was proved.
         """
-        plan = super().solve(problem)
+        plan = super().solve(problem, shrink=shrink)
         return Plan(
             status=plan.status,
             solver=plan.solver,

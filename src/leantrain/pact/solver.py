@@ -59,18 +59,20 @@ class Solver(ABC):
     def search(self, problem: Problem) -> list[Decision] | None:
         """The decisions of the best plan found that meets the target by the deadline, or None."""
 
-    def solve(self, problem: Problem) -> Plan:
+    def solve(self, problem: Problem, *, shrink: bool = True) -> Plan:
         """Search for a plan that reaches the planning target ℓ* − k·σ (docs/pact.md, 'Planning
         margin'), let interchangeable nodes take turns in it (which changes no figure:
         :func:`~leantrain.pact.rotation.take_turns`), then evaluate it with the plan formulas
         against that target; a margin is recorded in the plan's notes (``planned_to_loss``).
 
         Where no plan reaches ℓ* − k·σ but one reaches ℓ*, the margin shrinks to the largest
-        that a plan reaches (:meth:`shrink_margin`), noted as ``margin_kept`` (the k kept)."""
+        that a plan reaches (:meth:`shrink_margin`), noted as ``margin_kept`` (the k kept);
+        ``shrink=False`` keeps the whole margin (re-planning in ``execute``, which goes on with
+        its previous plan rather than chase the edge of what is feasible)."""
         planned = problem.for_planning()
         began = time.perf_counter()
         decisions = self.search(planned)
-        shrunk = not decisions and planned is not problem
+        shrunk = shrink and not decisions and planned is not problem
         if shrunk:
             planned, decisions = self.shrink_margin(problem, planned)
         if decisions:

@@ -273,7 +273,10 @@ def execute_plan(
         if isinstance(remaining, str):
             notes.append(f"epoch {index}: no re-planning: {remaining}")
             break
-        new_plan = replanner.solve(remaining)
+        # The whole margin or nothing: a plan that only a smaller margin allows sits at the edge
+        # of what is feasible, dearer than going on with the previous one (docs/pact.md,
+        # 'Planning margin').
+        new_plan = replanner.solve(remaining, shrink=False)
         if not new_plan.feasible:
             notes.append(
                 f"epoch {index}: re-planning found no feasible plan from loss {run.loss:.6g}; "
