@@ -486,3 +486,22 @@ def test_one_replicate_has_no_spread(result: ProfileResult) -> None:
     assert result.replicate_spread == 0.0
     assert result.problem.curve.sigma == pytest.approx(held_out_sigma(result.levels), rel=1e-15)
     assert "replicates (the config" not in result.toml()
+
+
+def test_replicates_with_pooled_data_of_other_sizes_are_an_input_error(
+    setup: FederatedSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pooled point by point, the replicates must see as many samples per pass.
+    from leantrain.pact.profile import run
+
+    def measured(*args: object, **kwargs: object) -> run._Replicate:
+        done = args[-1]
+        assert isinstance(done, int)
+        return run._Replicate(100 + done, 2.3, 2.2, [], [], [], done + 1)
+
+    monkeypatch.setattr(run, "_measure", measured)
+    monkeypatch.setattr(run, "build_setup", lambda config, source: setup)
+    options = ProfileOptions(levels=(0.0,), epochs=5, holdout=1, replicates=2)
+    with pytest.raises(InputError, match="differ in size") as caught:
+        profile(setup, options)
+    assert caught.value.field == "replicates"

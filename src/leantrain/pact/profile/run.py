@@ -521,6 +521,15 @@ def profile(
         done = replicates[-1].done
         replicates.append(_measure(other, options, source, progress, None, done))
     n = replicates[0].n
+    if any(r.n != n for r in replicates):
+        # The runs are pooled point by point: they must be observed at the same samples.
+        sizes = ", ".join(str(r.n) for r in replicates)
+        raise InputError(
+            source,
+            "replicates",
+            f"the replicates' pooled training data differ in size ({sizes} samples); "
+            "profile with one replicate",
+        )
     initial_loss = float(np.mean([r.initial_loss for r in replicates]))
     warmup_loss = float(np.mean([r.warmup_loss for r in replicates]))
     levels = _fit_jumps(_pooled_levels(replicates, options, source), initial_loss)
