@@ -29,6 +29,7 @@ from leantrain.pact.profile import (
     DEFAULT_FINAL_SHARE,
     DEFAULT_MIN_SHARE,
     ProfileOptions,
+    ProfileProgress,
     ProfileResult,
     fit_curve,
     held_out_sigma,
@@ -491,17 +492,19 @@ def test_one_replicate_has_no_spread(result: ProfileResult) -> None:
 def test_replicates_with_pooled_data_of_other_sizes_are_an_input_error(
     setup: FederatedSetup, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Pooled point by point, the replicates must see as many samples per pass.
+    # Pooled point by point, the replicates must see as many samples per pass; it is checked
+    # before the second replicate trains.
+    from leantrain.fl.setup import build_setup
     from leantrain.pact.profile import run
+    from leantrain.pact.profile.passes import pooled_training_data
 
-    def measured(*args: object, **kwargs: object) -> run._Replicate:
-        done = args[-1]
-        assert isinstance(done, int)
-        return run._Replicate(100 + done, 2.3, 2.2, [], [], [], done + 1)
-
-    monkeypatch.setattr(run, "_measure", measured)
-    monkeypatch.setattr(run, "build_setup", lambda config, source: setup)
+    size = len(pooled_training_data(setup))
+    data = setup.config.data.model_copy(update={"train_limit": size - 10})
+    smaller = build_setup(setup.config.model_copy(update={"data": data}))
+    monkeypatch.setattr(run, "build_setup", lambda config, source: smaller)
     options = ProfileOptions(levels=(0.0,), epochs=5, holdout=1, replicates=2)
+    events: list[ProfileProgress] = []
     with pytest.raises(InputError, match="differ in size") as caught:
-        profile(setup, options)
+        profile(setup, options, progress=events.append)
     assert caught.value.field == "replicates"
+    assert len(events) == options.passes // 2  # the first replicate only

@@ -265,13 +265,14 @@ class WholeEpochBound:
     and the best λ of the grid is taken. The same programme with the cost τ_c alone gives the least
     time. The run order of the search (its module doc, 2.) is ignored: a relaxation.
 
-    The grid's first point is −∞ (losses at or below ℓ* of plans that may not end yet); the
-    others run from ℓ* to the highest loss, denser near ℓ*. Losses after an epoch are lowered by
-    a relative 1e-9 before rounding and the bounds scaled down by as much, so that the last bits
-    of other summation orders cannot make a bound exceed the value it bounds.
+    Each level has its own grid (:func:`_level_grid`): its first point is −∞ (losses at or below
+    ℓ* of plans that may not end yet); the others run from ℓ* to the highest loss, evenly spaced
+    in the level's curve position. Losses after an epoch are lowered by a relative 1e-9 before
+    rounding and the bounds scaled down by as much, so that the last bits of other summation
+    orders cannot make a bound exceed the value it bounds.
 
     Attributes:
-        grid: The loss grid, ascending, ``grid[0] = −inf``, shape (G,).
+        grids: Per level, the loss grid, ascending, ``grids[ρ, 0] = −inf``, shape (L, G).
         lambdas: The deadline multipliers, shape (Λ,).
         table: ``table[k, ρ·G + g]``: Ṽ_k(ρ, g) for each λ, then the least time, shape
             (K + 1, L·G, Λ + 1) (a query gathers whole rows: contiguous).

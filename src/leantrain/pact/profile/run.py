@@ -68,6 +68,7 @@ from leantrain.pact.epoch import held_out, run_epoch
 from leantrain.pact.plan import epoch_time
 from leantrain.pact.problem import parse_problem
 from leantrain.pact.profile.fit import (
+    CurveFit,
     ObservedRun,
     ParticipationFit,
     ParticipationRun,
@@ -236,20 +237,7 @@ class _Profiler:
             self.finals[level] = (trained[-1], clone_state(model.state_dict()))
         samples.extend(float((first + k + 1) * n) for k in range(count))
         losses.extend(trained)
-        try:
-            fit = fit_curve(
-                samples,
-                losses,
-                scale=float(n),
-                holdout=options.holdout,
-                family=options.curve_family,
-            )
-        except ValueError as error:
-            raise InputError(
-                self.source,
-                "profile",
-                f"cannot fit the loss curve of pruning level {level:g}: {error}",
-            ) from None
+        fit = _level_curve(samples, losses, n, options, self.source, level)
         return LevelProfile(
             pruning=level,
             flops_per_sample=cost.train_flops_per_sample,
@@ -375,6 +363,26 @@ def _fit_jumps(levels: list[LevelProfile], initial_loss: float) -> tuple[LevelPr
     return tuple(out)
 
 
+def _level_curve(
+    samples: list[float],
+    losses: list[float],
+    n: int,
+    options: ProfileOptions,
+    source: str,
+    level: float,
+) -> CurveFit:
+    """The curve of ``level`` fitted to its run (:func:`fit_curve`, one pass of ``n`` samples
+    as the scale); a curve that cannot be fitted is an input error."""
+    try:
+        return fit_curve(
+            samples, losses, scale=float(n), holdout=options.holdout, family=options.curve_family
+        )
+    except ValueError as error:
+        raise InputError(
+            source, "profile", f"cannot fit the loss curve of pruning level {level:g}: {error}"
+        ) from None
+
+
 @dataclass(frozen=True)
 class _Replicate:
     """What one replicate of :func:`profile` measured, before the replicates are pooled.
@@ -445,20 +453,8 @@ def _pooled_levels(
     pooled = []
     for index, level in enumerate(replicates[0].levels):
         losses = np.mean([r.levels[index].losses for r in replicates], axis=0)
-        try:
-            fit = fit_curve(
-                list(level.samples),
-                losses.tolist(),
-                scale=float(replicates[0].n),
-                holdout=options.holdout,
-                family=options.curve_family,
-            )
-        except ValueError as error:
-            raise InputError(
-                source,
-                "profile",
-                f"cannot fit the loss curve of pruning level {level.pruning:g}: {error}",
-            ) from None
+        n = replicates[0].n
+        fit = _level_curve(list(level.samples), losses.tolist(), n, options, source, level.pruning)
         pooled.append(
             replace(
                 level,
@@ -518,18 +514,18 @@ def profile(
         # executor (a caller's executor serves ``setup`` only).
         seed = stream_seed(setup.config.seed, "pact-profile-replicate", index) % 2**31
         other = build_setup(setup.config.model_copy(update={"seed": seed}), source)
+        size = len(pooled_training_data(other))
+        if size != replicates[0].n:
+            # The runs are pooled point by point: they must be observed at the same samples.
+            raise InputError(
+                source,
+                "replicates",
+                f"the replicates' pooled training data differ in size ({replicates[0].n} and "
+                f"{size} samples); profile with one replicate",
+            )
         done = replicates[-1].done
         replicates.append(_measure(other, options, source, progress, None, done))
     n = replicates[0].n
-    if any(r.n != n for r in replicates):
-        # The runs are pooled point by point: they must be observed at the same samples.
-        sizes = ", ".join(str(r.n) for r in replicates)
-        raise InputError(
-            source,
-            "replicates",
-            f"the replicates' pooled training data differ in size ({sizes} samples); "
-            "profile with one replicate",
-        )
     initial_loss = float(np.mean([r.initial_loss for r in replicates]))
     warmup_loss = float(np.mean([r.warmup_loss for r in replicates]))
     levels = _fit_jumps(_pooled_levels(replicates, options, source), initial_loss)
