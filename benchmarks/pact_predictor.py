@@ -56,7 +56,9 @@ EPSILON = 0.05
 TARGET_EPOCHS = (4, 8, 12)
 DEADLINE_FACTOR = 1.5
 SEEDS = (0, 1)
-MODES = ("as planned", "re-planned")
+#: How each plan is executed: every planned epoch; the same plan stopped once the observed loss
+#: meets the target (``execute --stop-at-target``); re-planned after every epoch.
+MODES = ("as planned", "stopped at target", "re-planned")
 RESULTS = Path(__file__).resolve().parent / "results" / "pact_predictor"
 
 FLEETS: dict[str, list[dict[str, Any]]] = {
@@ -292,7 +294,14 @@ def executed(
         return None
     setup = build_setup(config(base.fleet, seed, quick), f"pact_predictor ({base.fleet})")
     began = time.perf_counter()
-    result = execute_plan(plan, problem, setup, replan=mode == "re-planned", epsilon=EPSILON)
+    result = execute_plan(
+        plan,
+        problem,
+        setup,
+        replan=mode == "re-planned",
+        stop_at_target=mode == "stopped at target",
+        epsilon=EPSILON,
+    )
     errors = result.loss_errors()
     out = {
         "fleet": base.fleet,
@@ -373,11 +382,17 @@ def goals(runs: Sequence[dict[str, Any]], unplanned: int = 0) -> list[str]:
         for r in runs
         if r["mode"] == "re-planned"
     }
-    ratios = [
-        r["energy_j"] / pairs[key]
-        for r in planned
-        if (key := (r["fleet"], r["target_epochs"], r["seed"])) in pairs and pairs[key] > 0
-    ]
+
+    def ratios_of(mode: str) -> list[float]:
+        return [
+            r["energy_j"] / pairs[key]
+            for r in runs
+            if r["mode"] == mode
+            and (key := (r["fleet"], r["target_epochs"], r["seed"])) in pairs
+            and pairs[key] > 0
+        ]
+
+    ratios, stopped = ratios_of("as planned"), ratios_of("stopped at target")
 
     def verdict(ok: bool) -> str:
         return "**met**" if ok else "**missed**"
@@ -398,6 +413,14 @@ def goals(runs: Sequence[dict[str, Any]], unplanned: int = 0) -> list[str]:
             f"| energy as planned ≤ 1.15× re-planned | mean {mean_ratio:.2f}× "
             f"[{min(ratios):.2f}–{max(ratios):.2f}] over {len(ratios)} pairs | "
             f"{verdict(mean_ratio <= 1.15)} |"
+        )
+    if stopped:
+        # Not the issue's goal (the plan's every epoch): what a user of --stop-at-target pays.
+        mean_stopped = statistics.fmean(stopped)
+        lines.append(
+            f"| *besides:* the plan stopped at the target, energy ≤ 1.15× re-planned | mean "
+            f"{mean_stopped:.2f}× [{min(stopped):.2f}–{max(stopped):.2f}] over {len(stopped)} "
+            f"pairs | {'within' if mean_stopped <= 1.15 else 'above'} |"
         )
     return lines
 
@@ -492,7 +515,10 @@ def report(
         "after 4, 8 and 12 reference epochs, deadline 1.5 × as many reference epochs. Plans by "
         f"`pact` (ε = {EPSILON}; interchangeable nodes take turns); executed with real FedAvg "
         "rounds at seed 0 (the profile's) and seed 1 (other initial weights and sample orders), "
-        "as planned and re-planned after every epoch with the online refit. Relative error: "
+        "as planned (every planned epoch), as planned but stopped once the realised loss meets "
+        "the target (`execute --stop-at-target`; absent from sections run before it existed) "
+        "and re-planned after every epoch with the online refit (which also stops at the "
+        "target). Relative error: "
         "|predicted − realised| / realised per epoch, of the plan in force.",
         "",
         "### Goals (issue 12)",

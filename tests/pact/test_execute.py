@@ -267,6 +267,25 @@ def test_replanning_runs(problem: Problem, setup: FederatedSetup) -> None:
     assert result.target_met or any("stopping" in n or "no re-planning" in n for n in result.notes)
 
 
+def test_stop_at_target_leaves_the_epochs_after_the_target_unrun(
+    executed: ExecutionResult, problem: Problem, setup: FederatedSetup
+) -> None:
+    # A target the hand plan meets after its second epoch (its own realised loss: the same
+    # process trains the same epochs bit for bit, test_execution_is_deterministic).
+    reached = problem.with_target(loss=executed.epochs[1].realised_loss)
+    stopped = execute_plan(_hand_plan(reached), reached, setup, stop_at_target=True)
+    assert stopped.stop_at_target and not stopped.replan
+    assert [e.realised_loss for e in stopped.epochs] == [
+        e.realised_loss for e in executed.epochs[:2]
+    ]
+    assert stopped.target_met
+    assert stopped.energy_j == math.fsum(e.energy_j for e in executed.epochs[:2])
+    assert stopped.notes[-1] == "epoch 1: the target is met; the 1 planned epochs left are not run"
+    # Without the option every planned epoch runs, target met or not.
+    assert len(execute_plan(_hand_plan(reached), reached, setup).epochs) == 3
+    assert not executed.stop_at_target
+
+
 def test_a_plan_of_half_the_fleet_per_epoch_meets_its_target_on_digits(
     problem: Problem, setup: FederatedSetup
 ) -> None:
@@ -326,6 +345,11 @@ def test_cli_execute(files: tuple[Path, Path, Path], tmp_path: Path) -> None:
     assert "realised loss" in result.stdout and "final loss" in result.stdout
     again = runner.invoke(app, arguments)
     assert again.exit_code == 2 and "--force" in again.stderr
+    assert data["stop_at_target"] is False
+    stopping = runner.invoke(app, [*arguments, "--force", "--stop-at-target"])
+    assert stopping.exit_code == 0, stopping.output
+    assert "stoppedatthetarget" in "".join(stopping.stdout.split())  # rich wraps the title
+    assert json.loads((out / "execution.json").read_text())["stop_at_target"] is True
 
 
 @pytest.mark.parametrize(

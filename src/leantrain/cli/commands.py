@@ -426,6 +426,13 @@ def execute_command(
     replan: Annotated[
         bool, typer.Option(help="Re-plan with pact from the observed loss after every epoch.")
     ] = False,
+    stop_at_target: Annotated[
+        bool,
+        typer.Option(
+            help="Stop once the observed loss meets the target (implied by --replan) rather than "
+            "run the plan's remaining epochs."
+        ),
+    ] = False,
     epsilon: Annotated[
         float | None,
         typer.Option(help="Granularity of the pact solver when re-planning (default: the plan's)."),
@@ -461,14 +468,15 @@ def execute_command(
             directory,
             problem_path=problem,
             replan=replan,
+            stop_at_target=stop_at_target,
             epsilon=epsilon,
             force=force,
             on_epoch=report,
             origin=COMMAND_LINE,
         )
-    tables.print_execution(
-        outcome.result, f"execution of {plan} ({'re-planned' if replan else 'as planned'})"
-    )
+    stopped = ", stopped at the target" if stop_at_target else ""
+    mode = "re-planned" if replan else f"as planned{stopped}"
+    tables.print_execution(outcome.result, f"execution of {plan} ({mode})")
     print(f"wrote {outcome.path} and {outcome.picture}")
 
 

@@ -30,6 +30,7 @@ def execute(
     *,
     problem_path: Path | None = None,
     replan: bool = False,
+    stop_at_target: bool = False,
     epsilon: float | None = None,
     force: bool = False,
     on_epoch: Callable[[ExecutedEpoch, int], None] | None = None,
@@ -46,6 +47,7 @@ def execute(
         problem_path: The plan's problem file; default the one the plan names, else
             ``problem.toml`` beside the plan.
         replan: Re-plan with ``pact`` from the observed loss after every epoch.
+        stop_at_target: Without ``replan``, stop once the observed loss meets the target.
         epsilon: The granularity of those re-plans; None uses the plan's own ε.
         force: Overwrite an earlier execution in ``out``.
         on_epoch: Called after every epoch with it and the number of epochs planned so far.
@@ -80,6 +82,7 @@ def execute(
             problem,
             setup,
             replan=replan,
+            stop_at_target=stop_at_target,
             epsilon=epsilon,
             plan_source=plan_path,
             problem_source=path,

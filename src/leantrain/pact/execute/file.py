@@ -67,6 +67,8 @@ class ExecutionFile(_Strict):
     plan: str
     problem: str
     replan: bool
+    #: Absent from files written before the option existed (they ran every planned epoch).
+    stop_at_target: bool = False
     solver: str
     target_loss: float
     deadline_s: float
@@ -83,6 +85,7 @@ class ExecutionFile(_Strict):
             plan=result.plan_source,
             problem=result.problem_source,
             replan=result.replan,
+            stop_at_target=result.stop_at_target,
             solver=result.plan.solver,
             target_loss=result.target_loss,
             deadline_s=result.deadline_s,

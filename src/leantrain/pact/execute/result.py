@@ -102,6 +102,7 @@ class ExecutionResult:
         predicted_initial_loss: The problem's ``initial_loss``.
         target_loss: ℓ*. deadline_s: T.
         replan: Whether it re-planned after every epoch.
+        stop_at_target: Whether it stopped once the target was met (always with ``replan``).
         notes: What happened besides the plan (re-planning fallbacks, an early stop...).
         plan_source: The plan file it ran. problem_source: The problem file.
     """
@@ -113,6 +114,7 @@ class ExecutionResult:
     target_loss: float
     deadline_s: float
     replan: bool
+    stop_at_target: bool = False
     notes: tuple[str, ...] = ()
     plan_source: str = "<plan>"
     problem_source: str = "<problem>"

@@ -26,6 +26,9 @@ from (``leantrain profile``):
   (:func:`~leantrain.pact.execute.replan.remaining_problem`) and solved; execution continues with
   the new plan's first epoch. When it finds no feasible plan, the rest of the previous plan is
   kept (and noted).
+* **Stop at the target** (``stop_at_target=True``, implied by re-planning): the plan as given, but
+  once the observed loss meets the target the epochs left are not run (and noted). The plan's
+  planning margin is then spent only by executions that train slower than predicted.
 * **Online refit** (with re-planning): every epoch's realised progress on its level's curve
   (from the loss observed before it, after pruning, to the realised loss) over its predicted
   P(D) gives a ratio; the remaining problem is re-planned with λ = their geometric mean shrunk
@@ -211,6 +214,7 @@ def execute_plan(
     setup: FederatedSetup,
     *,
     replan: bool = False,
+    stop_at_target: bool = False,
     solver: str = "pact",
     epsilon: float = DEFAULT_EPSILON,
     plan_source: str | Path = "<plan>",
@@ -224,7 +228,10 @@ def execute_plan(
         plan: The plan (its epochs; the figures are recomputed from ``problem``).
         problem: The problem the plan was made for.
         setup: The run config's data, fleet, partition and model.
-        replan: Re-solve the remaining problem after every epoch (receding horizon).
+        replan: Re-solve the remaining problem after every epoch (receding horizon); it stops
+            once the target is met.
+        stop_at_target: Without ``replan``, stop once the observed loss meets the target rather
+            than run the plan's remaining epochs.
         solver: The solver used to re-plan.
         epsilon: Its granularity.
         plan_source: The plan file, for messages.
@@ -258,15 +265,15 @@ def execute_plan(
         epochs.append(epoch)
         if on_epoch is not None:
             on_epoch(epoch, len(epochs) + len(queue))
-        if replanner is None:
-            continue
-        if run.loss <= problem.target.loss:
+        if (replan or stop_at_target) and run.loss <= problem.target.loss:
             if queue:
                 notes.append(
                     f"epoch {index}: the target is met; the {len(queue)} planned epochs left are "
                     "not run"
                 )
             break
+        if replanner is None:
+            continue
         remaining = remaining_problem(
             problem, run.level, run.loss, run.elapsed, len(epochs), progress_scale=run.scale
         )
@@ -304,6 +311,7 @@ def execute_plan(
         target_loss=problem.target.loss,
         deadline_s=problem.target.deadline_s,
         replan=replan,
+        stop_at_target=stop_at_target or replan,
         notes=tuple(notes),
         plan_source=str(plan_source),
         problem_source=str(problem_source),
