@@ -11,7 +11,7 @@ from leantrain.pact import Problem, make_solver, parse_problem
 from leantrain.pact.execute import remaining_problem
 from leantrain.pact.lagrange import certify
 from leantrain.pact.problem import MARGIN_CAP
-from leantrain.pact.solver import MARGIN_HALVINGS
+from leantrain.pact.solver import MARGIN_HALVINGS, MARGIN_KEPT_SHARE
 
 
 def _problem(sigma: float, margin: float | None = None) -> Problem:
@@ -65,7 +65,7 @@ def test_replanning_keeps_the_margin() -> None:
 
 
 @pytest.mark.parametrize("solver", ["exact", "pact"])
-def test_a_margin_that_no_plan_reaches_shrinks_to_the_largest_one_that_does(solver: str) -> None:
+def test_a_margin_that_no_plan_reaches_keeps_half_the_largest_one_that_fits(solver: str) -> None:
     # The plain problem's optimum takes (almost) its whole deadline: any margin that needs more
     # progress cannot be met by then, but ℓ* itself can.
     plain = _problem(0.0)
@@ -85,10 +85,14 @@ def test_a_margin_that_no_plan_reaches_shrinks_to_the_largest_one_that_does(solv
     assert planned_to == pytest.approx(margined.target.loss - kept * curve.sigma, rel=1e-12)
     assert margined.planning_loss < planned_to <= margined.target.loss
     assert plan.final_loss <= planned_to and plan.duration_s <= tight.target.deadline_s
-    # The halvings stop within 1/256 of the margin of a planning loss no plan reaches.
+    # The halvings find the largest margin a plan reaches to within 1/256 of the whole margin,
+    # and the plan keeps half of it (MARGIN_KEPT_SHARE).
+    assert MARGIN_KEPT_SHARE == 0.5
     step = (margined.target.loss - margined.planning_loss) / 2**MARGIN_HALVINGS
-    deeper = margined.for_planning(planned_to - step * (1 + 1e-9))
-    assert make_solver(solver).search(deeper) is None
+    largest = margined.target.loss - (margined.target.loss - planned_to) / MARGIN_KEPT_SHARE
+    assert planned_to - largest > step  # half the largest is more than a halving away from it
+    assert make_solver(solver).search(margined.for_planning(largest + 1e-6 * step)) is not None
+    assert make_solver(solver).search(margined.for_planning(largest - step * (1 + 1e-9))) is None
     # The certificate bounds the problem the plan was made for.
     certified = certify(margined, plan)
     assert certified.lower_bound_j is not None and certified.lower_bound_j <= plan.energy_j
