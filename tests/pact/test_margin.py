@@ -106,6 +106,6 @@ def test_a_target_no_plan_reaches_stays_infeasible_with_the_whole_margin() -> No
     margined = hopeless.model_copy(update={"curve": curve})
     plan = make_solver("pact").solve(margined)
     assert not plan.feasible
-    # Judged, and diagnosed, against the whole margin as before.
+    # Judged against the whole margin (the diagnosis is that of ℓ* itself, test_relax.py).
     assert plan.notes["planned_to_loss"] == pytest.approx(margined.planning_loss)
     assert "margin_kept" not in plan.notes

@@ -160,29 +160,41 @@ def test_a_baselines_diagnosis_says_whether_pact_meets_the_problem() -> None:
     assert diagnose(tight, "full").pact_meets is None  # not asked: no extra solve
 
 
-def test_a_problem_infeasible_only_through_its_margin_is_diagnosed_with_it() -> None:
+def test_a_problem_infeasible_only_through_its_margin_needs_no_relaxation() -> None:
     # The plain problem is feasible; a margin of k·σ takes its planning target out of reach by
-    # the deadline. The diagnosis is of what the solver plans to, said for the user's target.
+    # the deadline. The solver keeps part of the margin (docs/pact.md, 'Planning margin'), so
+    # there is nothing to relax.
     plain = random_problem(0)
     found = make_solver("pact").solve(plain)
     assert found.feasible
     tight = plain.with_target(deadline_s=found.duration_s * 1.0001)
     curve = tight.curve.model_copy(update={"sigma": 0.3 * tight.target.loss})
     margined = tight.model_copy(update={"curve": curve})
-    # The solver plans with a smaller margin here (docs/pact.md, 'Planning margin'); the whole
-    # margin is out of reach, and that planning problem is the one diagnosed.
     assert make_solver("pact").search(margined.for_planning()) is None
     assert make_solver("pact").solve(margined).notes["margin_kept"] < margined.options.margin
+    assert diagnose(margined, "pact").binding == "none"
+
+
+def test_with_a_margin_the_smallest_relaxation_is_that_of_the_target_itself() -> None:
+    # Out of reach even without its margin: the diagnosis is that of ℓ* (the same figures as
+    # the problem without a margin), and the relaxed problem has a plan, which keeps part of
+    # the margin; the whole margin would need a longer deadline.
+    plain = random_problem(0)
+    found = make_solver("pact").solve(plain)
+    hopeless = plain.with_target(deadline_s=found.duration_s * 0.2)  # 0.3 is out of reach too
+    curve = hopeless.curve.model_copy(update={"sigma": 0.3 * hopeless.target.loss})
+    margined = hopeless.model_copy(update={"curve": curve})
+    without = diagnose(hopeless, "pact")
     relaxation = diagnose(margined, "pact")
-    assert relaxation.binding == "deadline"
-    assert "plans aim at loss" in relaxation.message and "\n" not in relaxation.message
-    # Both relaxations suffice when the margin is kept: the longer deadline, and the target said
-    # in the user's terms (the one whose planning loss is the loss reachable by the deadline).
-    assert relaxation.deadline_s is not None and relaxation.loss_by_deadline is not None
-    for relaxed in (
-        margined.with_target(deadline_s=relaxation.deadline_s),
-        margined.with_target(loss=relaxation.loss_by_deadline),
-    ):
-        plan = make_solver("pact").solve(relaxed)
-        assert plan.feasible and "margin_kept" not in plan.notes  # with the whole margin
-    assert relaxation.loss_by_deadline > margined.target.loss
+    assert without.binding == relaxation.binding == "deadline"
+    assert relaxation.deadline_s == without.deadline_s is not None
+    assert relaxation.loss_by_deadline == without.loss_by_deadline
+    assert relaxation.message.startswith(without.message)
+    assert relaxation.message.endswith(
+        f"keep little of the planning margin (1 x sigma {curve.sigma:g})"
+    )
+    assert "\n" not in relaxation.message
+    relaxed = margined.with_target(deadline_s=relaxation.deadline_s)
+    plan = make_solver("pact").solve(relaxed)
+    assert plan.feasible and plan.notes["margin_kept"] < margined.options.margin
+    assert make_solver("pact").search(relaxed.for_planning()) is None

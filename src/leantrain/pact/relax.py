@@ -17,6 +17,12 @@ code 3; docs/pact.md, 'Exit codes and relaxations').
    the cap is raised (from an estimate: the fastest-progress epoch repeated at its best level,
    doubled up to four times).
 
+**The margin.** The solvers plan to ℓ* − k·σ, but where that is out of reach and ℓ* is not they
+keep part of the margin (docs/pact.md, 'Planning margin'), so a problem is infeasible only when ℓ*
+itself is out of reach. The target diagnosed is therefore ℓ* with no margin: its relaxation is the
+smallest that makes the solver return a plan, and the line says that plans there keep little of
+the margin.
+
 Every reported bound comes from a plan that the solver returned and :func:`evaluate` confirmed,
 rounded *up* to five significant figures, so the stated relaxation is always sufficient. The
 searches assume feasibility is monotone in the deadline and the target; for the approximate
@@ -48,7 +54,7 @@ from leantrain.errors import InfeasibleError
 from leantrain.pact.baselines import SIMULATED, eligible_nodes
 from leantrain.pact.plan import Decision, Plan, evaluate, node_samples, node_time
 from leantrain.pact.predictor import LossPredictor
-from leantrain.pact.problem import MARGIN_CAP, Problem
+from leantrain.pact.problem import Problem
 from leantrain.pact.solver import DEFAULT_EPSILON, make_solver
 
 __all__ = [
@@ -57,7 +63,6 @@ __all__ = [
     "ceil_figures",
     "diagnose",
     "horizon",
-    "target_planning_to",
 ]
 
 #: The significant figures of reported bounds (always rounded up).
@@ -290,13 +295,18 @@ def diagnose(
     coarse = epsilon if simulated else max(epsilon, SEARCH_EPSILON)
     if tolerance is None:
         tolerance = 1e-3 if simulated else coarse / 2.0
-    # The solvers plan to ℓ* − k·σ (docs/pact.md, 'Planning margin'), so that is the problem
-    # diagnosed; its losses are then said as the targets that plan to them.
-    planned = problem.for_planning()
-    search = _Search(planned, solver, epsilon, coarse, max_solves)
-    found = _diagnose(planned, search, tolerance)
-    if planned is not problem:
-        found = _with_margin(found, problem)
+    # The solvers plan to ℓ* − k·σ but keep part of a margin that does not fit (docs/pact.md,
+    # 'Planning margin'): a plan exists as soon as one reaches ℓ* itself, so ℓ* is what is
+    # diagnosed, and its relaxation is the smallest.
+    bare = problem.for_planning(problem.target.loss)
+    search = _Search(bare, solver, epsilon, coarse, max_solves)
+    found = _diagnose(bare, search, tolerance)
+    if bare is not problem and found.binding in ("deadline", "target"):
+        found = replace(
+            found,
+            message=f"{found.message}; plans at that edge keep little of the planning margin "
+            f"({problem.options.margin:g} x sigma {problem.curve.sigma:g})",
+        )
     meets = None
     if check_pact and solver not in ("pact", "exact"):
         meets = make_solver("pact", epsilon).solve(problem).feasible
@@ -309,31 +319,6 @@ def diagnose(
         search_epsilon=coarse,
         pact_meets=meets,
     )
-
-
-def target_planning_to(problem: Problem, loss: float) -> float:
-    """The least target ℓ* whose planning loss max(ℓ* − k·σ, ``MARGIN_CAP``·ℓ*) reaches ``loss``
-    (docs/pact.md, 'Planning margin')."""
-    margin = problem.options.margin * problem.curve.sigma
-    return min(loss + margin, loss / MARGIN_CAP)
-
-
-def _with_margin(found: Relaxation, problem: Problem) -> Relaxation:
-    """A diagnosis of the planning problem, said for ``problem``'s own target."""
-
-    def target(loss: float | None) -> float | None:
-        return None if loss is None else ceil_figures(target_planning_to(problem, loss))
-
-    by_deadline, any_time = target(found.loss_by_deadline), target(found.loss_any_time)
-    message = (
-        f"plans aim at loss {_show(problem.planning_loss)} (the target {problem.target.loss:g} "
-        f"less the margin {problem.options.margin:g} x sigma {problem.curve.sigma:g}): "
-        + found.message
-    )
-    reachable = any_time if any_time is not None else by_deadline
-    if found.binding in ("target", "deadline") and reachable is not None:
-        message += f"; as a target with that margin: loss >= {_show(reachable)}"
-    return replace(found, message=message, loss_by_deadline=by_deadline, loss_any_time=any_time)
 
 
 def _diagnose(problem: Problem, search: _Search, tolerance: float) -> Relaxation:

@@ -38,8 +38,8 @@ MARGIN_HALVINGS = 8
 
 #: The share of the largest margin a plan reaches that a shrunk margin keeps (docs/pact.md,
 #: 'Planning margin'): at the largest one the plan sits on the edge of what is feasible, where
-#: the cheapest plan is the most that the fleet can do (measured: 1,924 J against 367 J for
-#: half of it on the pact-predictor benchmark's speeds fleet).
+#: the cheapest plan is the most that the fleet can do (measured on the pact-predictor
+#: benchmark's speeds fleet: 1,924.5 J at the largest margin that fits, 235.7 J at half of it).
 MARGIN_KEPT_SHARE = 0.5
 
 
