@@ -153,6 +153,11 @@ def test_execution_json_and_figure(executed: ExecutionResult, tmp_path: Path) ->
     with pytest.raises(InputError) as caught:
         read_execution(broken)
     assert caught.value.field == "replan"
+    # A file written before stop_at_target existed reads as one that ran every planned epoch.
+    older = tmp_path / "older.json"
+    older.write_text(written.read_text().replace('"stop_at_target": false,', ""))
+    assert "stop_at_target" not in older.read_text()
+    assert read_execution(older).stop_at_target is False
 
 
 def test_remaining_problem_renumbers_the_levels(problem: Problem) -> None:
