@@ -7,6 +7,7 @@ Float64 formulas and discrete plans: the same on every CPU.
 from __future__ import annotations
 
 import functools
+import itertools
 
 import pytest
 from pact_cases import assert_exact_is_the_enumeration, assert_pact_near_exact, enumerable
@@ -97,3 +98,34 @@ def test_the_remaining_problem_composes_the_jump_maps() -> None:
     for loss in (observed, observed - 0.2):
         ours = again.after_jump(loss, 0, 1)
         assert ours == pytest.approx(predictor.after_jump(loss, 1, 2), rel=1e-12)
+
+
+@pytest.mark.parametrize("above", [0.0, 0.3])
+def test_the_remaining_problem_is_valid_where_the_jump_lines_tie_or_cross(above: float) -> None:
+    # A profile writes equal jumps at the initial loss with different slopes (the running maximum
+    # of its jump fit; the speeds fleet of the pact-predictor benchmark: 0.180 three times, slopes
+    # -0.022, -0.383, -0.792). Re-planning from the initial loss itself (rounding may order the
+    # ties either way) or from above it (an epoch that raised the loss; the lines cross there)
+    # must still give a valid problem, with jumps that never fall.
+    raw = random_problem(3, nodes=3, levels=4).model_dump()
+    raw["curve"]["jump"] = [0.0, 0.18, 0.18, 0.18]
+    raw["curve"]["jump_slope"] = [0.0, -0.022, -0.383, -0.792]
+    problem = parse_problem(raw)
+    observed = problem.curve.initial_loss + above
+    rest = remaining_problem(problem, 0, observed, 0.0, 0)
+    assert isinstance(rest, Problem)
+    assert all(b >= a for a, b in itertools.pairwise(rest.curve.jump))
+    predictor, again = LossPredictor.of(problem), LossPredictor.of(rest)
+    for j in range(4):
+        # Never below what the problem predicts; equal where its lines do not cross.
+        ours, theirs = again.after_jump(observed, 0, j), predictor.after_jump(observed, 0, j)
+        assert ours >= theirs - 1e-12
+        if above == 0.0:
+            assert ours == pytest.approx(theirs, rel=1e-12, abs=1e-12)
+    # Below the initial loss nothing crosses: the composed maps, as before.
+    lower = remaining_problem(problem, 0, observed - above - 0.5, 0.0, 0)
+    assert isinstance(lower, Problem)
+    for j in range(4):
+        loss = observed - above - 0.6
+        ours = LossPredictor.of(lower).after_jump(loss, 0, j)
+        assert ours == pytest.approx(predictor.after_jump(loss, 0, j), rel=1e-12)

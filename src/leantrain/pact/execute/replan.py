@@ -3,6 +3,7 @@ re-planning, docs/pact-profile-execute.md, 'Execute'). Plain planner arithmetic:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -39,10 +40,23 @@ def _jumps_from(problem: Problem, level: int, loss: float) -> dict[str, list[flo
     predictor = LossPredictor.of(problem)
     base = 1.0 + predictor.slope(level)
     levels = range(level, len(curve.jump))
-    return {
-        "jump": [max(0.0, predictor.after_jump(loss, level, j) - loss) for j in levels],
-        "jump_slope": [(1.0 + predictor.slope(j)) / base - 1.0 for j in levels],
-    }
+    jumps = [max(0.0, predictor.after_jump(loss, level, j) - loss) for j in levels]
+    slopes = [(1.0 + predictor.slope(j)) / base - 1.0 for j in levels]
+    # The jump lines cross where the profile wrote equal jumps with different slopes (its
+    # running maximum): at the initial loss rounding orders them either way, and above it (an
+    # epoch that raised the loss) they cross. A problem's jumps must not fall from one level to
+    # the next at its initial loss nor at its lowest asymptote, so both ends take a running
+    # maximum and the slopes that moved follow from them.
+    tops = list(itertools.accumulate(jumps, max))
+    drop = min(curve.c[level:]) - loss
+    ends = [j + b * drop for j, b in zip(jumps, slopes, strict=True)]
+    lows = list(itertools.accumulate(ends, max))
+    if drop < 0.0:
+        slopes = [
+            b if (top, low) == (j, end) else (low - top) / drop
+            for j, b, end, top, low in zip(jumps, slopes, ends, tops, lows, strict=True)
+        ]
+    return {"jump": tops, "jump_slope": slopes}
 
 
 def remaining_problem(
