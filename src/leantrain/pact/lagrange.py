@@ -219,10 +219,14 @@ def certify(problem: Problem, plan: Plan) -> Plan:
     problem (feasible plans only; an infeasible plan is returned as it is)."""
     if not plan.feasible:
         return plan
-    # Against the target the plan was made for (ℓ* − k·σ, or the margin it kept; docs/pact.md,
-    # 'Planning margin').
+    # Against the problem the plan was made for (ℓ* − k·σ and exp(−k·σ_p) of the progress, or
+    # the margin it kept; docs/pact.md, 'Planning margin').
     planned_to = plan.notes.get("planned_to_loss")
-    planned = problem.for_planning(None if planned_to is None else float(planned_to))
+    progress = plan.notes.get("planned_progress")
+    planned = problem.for_planning(
+        None if planned_to is None else float(planned_to),
+        None if progress is None else float(progress),
+    )
     return replace(plan, lower_bound_j=lower_bound(planned))
 
 

@@ -112,6 +112,10 @@ class CurveSection(_Strict):
             problem's nodes. Only used when ``participation`` < 1.
         sigma: σ, the predictor's error on held-out points (``profile`` writes its RMSE); the
             solvers plan to ℓ* − k·σ (``options.margin`` = k; docs/pact.md, 'Planning margin').
+        progress_sigma: σ_p, the standard deviation of the log of realised over predicted
+            progress (``profile --margin-model progress`` writes it); the solvers plan as if
+            every epoch progressed only exp(−k·σ_p) times as far (docs/pact.md, 'Planning
+            margin'). 0, the default, is no such margin.
         subset_floor: κ of the subset floor (docs/pact.md, 'The subset floor'): an epoch of D
             effective samples at level ρ cannot bring the loss below c_ρ + κ_ρ·(N/D − 1); one
             value for every level or one per level; 0 (the default) is no floor.
@@ -129,7 +133,24 @@ class CurveSection(_Strict):
     fraction_law: Literal["samples", "steps"] = "samples"
     full_samples: Positive | None = None
     sigma: NonNegative = 0.0
+    progress_sigma: NonNegative = 0.0
     subset_floor: float | list[float] = 0.0
+
+    def stretched(self, scale: float) -> CurveSection:
+        """These curves with every epoch advancing ``scale`` times as far: ℓ′(s) = ℓ(scale·s),
+        i.e. s0′ = s0/scale, and a′ = a·scale^(−b) for a power law (a log-logistic curve's s0
+        is its scale; its a is not)."""
+        if scale == 1.0:
+            return self
+        power = self.family == "power"
+        return self.model_copy(
+            update={
+                "a": [
+                    a * scale ** (-b) if power else a for a, b in zip(self.a, self.b, strict=True)
+                ],
+                "s0": [s0 / scale for s0 in self.s0],
+            }
+        )
 
     @model_validator(mode="after")
     def _family(self) -> CurveSection:
@@ -239,16 +260,34 @@ class Problem(_Strict):
         lowered = self.target.loss - self.options.margin * self.curve.sigma
         return max(lowered, MARGIN_CAP * self.target.loss)
 
-    def for_planning(self, loss: float | None = None) -> Problem:
-        """The problem the solvers search: target ``loss`` (default ℓ* − k·σ) and no further
-        margin (itself when there is no margin and no other loss is asked for)."""
+    @property
+    def planning_progress(self) -> float:
+        """The share of the predicted progress the solvers count on: exp(−k·σ_p) (1 when
+        σ_p = 0)."""
+        if self.curve.progress_sigma == 0.0 or self.options.margin == 0.0:
+            return 1.0
+        return math.exp(-self.options.margin * self.curve.progress_sigma)
+
+    @property
+    def has_margin(self) -> bool:
+        """Whether the solvers plan with a margin (k > 0 and σ or σ_p > 0)."""
+        return self.options.margin > 0.0 and (
+            self.curve.sigma > 0.0 or self.curve.progress_sigma > 0.0
+        )
+
+    def for_planning(self, loss: float | None = None, progress: float | None = None) -> Problem:
+        """The problem the solvers search: target ``loss`` (default ℓ* − k·σ), every epoch
+        advancing ``progress`` (default exp(−k·σ_p)) times as far as predicted, and no further
+        margin (itself when there is no margin and nothing else is asked for)."""
         loss = self.planning_loss if loss is None else loss
-        if loss == self.target.loss and (self.curve.sigma == 0.0 or self.options.margin == 0.0):
+        progress = self.planning_progress if progress is None else progress
+        if loss == self.target.loss and progress == 1.0 and not self.has_margin:
             return self
+        curve = self.curve.stretched(progress)
         return self.model_copy(
             update={
                 "target": self.target.model_copy(update={"loss": loss}),
-                "curve": self.curve.model_copy(update={"sigma": 0.0}),
+                "curve": curve.model_copy(update={"sigma": 0.0, "progress_sigma": 0.0}),
             }
         )
 

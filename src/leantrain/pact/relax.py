@@ -298,14 +298,14 @@ def diagnose(
     # The solvers plan to ℓ* − k·σ but keep part of a margin that does not fit (docs/pact.md,
     # 'Planning margin'): a plan exists as soon as one reaches ℓ* itself, so ℓ* is what is
     # diagnosed, and its relaxation is the smallest.
-    bare = problem.for_planning(problem.target.loss)
+    bare = problem.for_planning(problem.target.loss, 1.0)
     search = _Search(bare, solver, epsilon, coarse, max_solves)
     found = _diagnose(bare, search, tolerance)
     if bare is not problem and found.binding in ("deadline", "target"):
         found = replace(
             found,
             message=f"{found.message}; plans at that edge keep little of the planning margin "
-            f"({problem.options.margin:g} x sigma {problem.curve.sigma:g})",
+            f"({_margin_text(problem)})",
         )
     meets = None
     if check_pact and solver not in ("pact", "exact"):
@@ -319,6 +319,20 @@ def diagnose(
         search_epsilon=coarse,
         pact_meets=meets,
     )
+
+
+def _margin_text(problem: Problem) -> str:
+    """The planning margin in words: k x sigma, k x sigma_p, or both."""
+    k = problem.options.margin
+    parts = [
+        f"{k:g} x {name} {value:g}"
+        for name, value in (
+            ("sigma", problem.curve.sigma),
+            ("sigma_p", problem.curve.progress_sigma),
+        )
+        if value > 0.0
+    ]
+    return " and ".join(parts)
 
 
 def _diagnose(problem: Problem, search: _Search, tolerance: float) -> Relaxation:

@@ -67,31 +67,44 @@ class Solver(ABC):
         """The decisions of the best plan found that meets the target by the deadline, or None."""
 
     def solve(self, problem: Problem, *, shrink: bool = True) -> Plan:
-        """Search for a plan that reaches the planning target ℓ* − k·σ (docs/pact.md, 'Planning
-        margin'), let interchangeable nodes take turns in it (which changes no figure:
+        """Search for a plan that reaches the planning target ℓ* − k·σ with every epoch counted
+        at exp(−k·σ_p) of its predicted progress (docs/pact.md, 'Planning margin'), let
+        interchangeable nodes take turns in it (which changes no figure:
         :func:`~leantrain.pact.rotation.take_turns`), then evaluate it with the plan formulas
-        against that target; a margin is recorded in the plan's notes (``planned_to_loss``).
+        against that target, with the predicted progress (so that its losses are the
+        predictions); a margin is recorded in the plan's notes (``planned_to_loss``, and
+        ``planned_progress`` where it is below 1).
 
-        Where no plan reaches ℓ* − k·σ but one reaches ℓ*, the margin shrinks to half the
-        largest that a plan reaches (:meth:`shrink_margin`), noted as ``margin_kept`` (the k
-        kept);
-        ``shrink=False`` keeps the whole margin (re-planning in ``execute``, which goes on with
-        its previous plan rather than chase the edge of what is feasible)."""
+        Where no plan meets the whole margin but one reaches ℓ* itself, the margin shrinks to
+        half the largest that a plan meets (:meth:`shrink_margin`), noted as ``margin_kept``
+        (the k kept); ``shrink=False`` keeps the whole margin (re-planning in ``execute``,
+        which goes on with its previous plan rather than chase the edge of what is
+        feasible)."""
         planned = problem.for_planning()
         began = time.perf_counter()
         decisions = self.search(planned)
         shrunk = shrink and not decisions and planned is not problem
+        share = 1.0
         if shrunk:
-            planned, decisions = self.shrink_margin(problem, planned)
+            planned, decisions, share = self.shrink_margin(problem, planned)
         if decisions:
             decisions = take_turns(planned, decisions)
         elapsed = time.perf_counter() - began
-        notes: dict[str, float] = (
-            {} if planned is problem else {"planned_to_loss": planned.target.loss}
-        )
+        notes: dict[str, float] = {}
+        progress = problem.planning_progress**share
+        if planned is not problem:
+            notes["planned_to_loss"] = planned.target.loss
+            # Judged with the predicted progress: the same target, the curves as profiled.
+            planned = problem.for_planning(planned.target.loss, 1.0)
+        if progress < 1.0:
+            notes["planned_progress"] = progress
         if shrunk and decisions:
-            kept = (problem.target.loss - planned.target.loss) / problem.curve.sigma
-            notes["margin_kept"] = kept
+            sigma = problem.curve.sigma
+            notes["margin_kept"] = (
+                (problem.target.loss - planned.target.loss) / sigma
+                if sigma > 0.0
+                else share * problem.options.margin
+            )
         return evaluate(
             planned,
             decisions or [],
@@ -104,33 +117,39 @@ class Solver(ABC):
 
     def shrink_margin(
         self, problem: Problem, planned: Problem
-    ) -> tuple[Problem, list[Decision] | None]:
-        """The planning problem with the shrunk margin, and its plan: none when no plan reaches
-        ℓ* itself (``planned`` is then returned as it is, so that the diagnosis of the plan is
-        that of the whole margin). Else the largest margin a plan reaches is found by
-        :data:`MARGIN_HALVINGS` halvings between ``planned``'s loss and ℓ*, and the plan keeps
+    ) -> tuple[Problem, list[Decision] | None, float]:
+        """The planning problem with the shrunk margin, its plan and the share of the margin
+        kept: no plan when none reaches ℓ* itself (``planned`` and the whole margin are then
+        returned, so that the plan is judged against the whole margin). Else the largest share
+        of the margin a plan meets is found by :data:`MARGIN_HALVINGS` halvings (of the loss
+        between ``planned``'s and ℓ*, and of the progress margin's exponent), and the plan keeps
         :data:`MARGIN_KEPT_SHARE` of it (or all of it, should a search not find the plan that
         the larger margin's plan proves to exist)."""
         target = problem.target.loss
-        bare = problem.for_planning(target)
+        progress = problem.planning_progress
+        bare = problem.for_planning(target, 1.0)
         decisions = self.search(bare)
         if not decisions:
-            return planned, None
-        best: tuple[Problem, list[Decision] | None] = (bare, decisions)
+            return planned, None, 1.0
+        best: tuple[Problem, list[Decision] | None, float] = (bare, decisions, 0.0)
         unreached, reached = planned.target.loss, target
+        missed, met = 1.0, 0.0  # shares of the margin
         for _ in range(MARGIN_HALVINGS):
-            middle = 0.5 * (unreached + reached)
-            trial = problem.for_planning(middle)
+            middle, share = 0.5 * (unreached + reached), 0.5 * (missed + met)
+            trial = problem.for_planning(middle, progress**share)
             found = self.search(trial)
             if found:
-                reached, best = middle, (trial, found)
+                reached, met, best = middle, share, (trial, found, share)
             else:
-                unreached = middle
-        if reached == target:
+                unreached, missed = middle, share
+        if met == 0.0:
             return best
-        kept = problem.for_planning(target - MARGIN_KEPT_SHARE * (target - reached))
+        share = MARGIN_KEPT_SHARE * met
+        kept = problem.for_planning(
+            target - MARGIN_KEPT_SHARE * (target - reached), progress**share
+        )
         found = self.search(kept)
-        return (kept, found) if found else best
+        return (kept, found, share) if found else best
 
 
 def margin_note(problem: Problem, plan: Plan) -> str:
@@ -139,6 +158,14 @@ def margin_note(problem: Problem, plan: Plan) -> str:
     kept = plan.notes.get("margin_kept")
     if kept is None:
         return ""
+    if problem.curve.sigma == 0.0:
+        return (
+            f"margin: no plan reaches the target counting on {problem.planning_progress:.4g} of "
+            f"the predicted progress (exp(-{problem.options.margin:g} x sigma_p "
+            f"{problem.curve.progress_sigma:.6g})) by the deadline; planned with "
+            f"{float(plan.notes.get('planned_progress', 1.0)):.4g}, keeping {float(kept):.3g} x "
+            "sigma_p"
+        )
     return (
         f"margin: no plan reaches loss {problem.planning_loss:.6g} (the target less "
         f"{problem.options.margin:g} x sigma {problem.curve.sigma:.6g}) by the deadline; planned "

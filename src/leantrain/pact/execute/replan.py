@@ -87,8 +87,8 @@ def remaining_problem(
     so that an epoch advances λ times the progress it did in the profile: ℓ′(s) = ℓ(λ·s), i.e.
     a′ = a·λ^(−b) and s0′ = s0/λ for a power law, s0′ = s0/λ for a log-logistic curve (c, b
     unchanged). The participation model (γ, N, the fraction
-    law), the subset floor (κ; the floors stay c + κ·(N/D − 1)) and the planning margin (σ, k)
-    are kept.
+    law), the subset floor (κ; the floors stay c + κ·(N/D − 1)) and the planning margin (σ, σ_p,
+    k) are kept.
 
     Returns:
         The remaining problem, or why there is none (deadline or epochs exhausted).
@@ -112,18 +112,14 @@ def remaining_problem(
     }
     if not (progress_scale > 0.0 and math.isfinite(progress_scale)):
         raise ValueError(f"progress_scale must be a positive number, got {progress_scale}")
-    # ℓ′(s) = ℓ(λ·s): a power law's amplitude scales by λ^(−b), a log-logistic's does not (its
-    # s0 is a scale of s, like the power law's offset).
-    power = curve.family == "power"
+    # ℓ′(s) = ℓ(λ·s) (CurveSection.stretched).
+    scaled = curve.stretched(progress_scale)
     raw["curve"] = {
-        "a": [
-            a * progress_scale ** (-b) if power else a
-            for a, b in zip(curve.a[keep], curve.b[keep], strict=True)
-        ],
+        "a": list(scaled.a[keep]),
         "family": curve.family,
         "b": list(curve.b[keep]),
         "c": list(curve.c[keep]),
-        "s0": [s0 / progress_scale for s0 in curve.s0[keep]],
+        "s0": list(scaled.s0[keep]),
         **_jumps_from(problem, level, loss),
         "initial_loss": max(loss, 1e-12),
         "participation": (
@@ -134,6 +130,7 @@ def remaining_problem(
         "fraction_law": curve.fraction_law,
         "full_samples": problem.full_samples,
         "sigma": curve.sigma,
+        "progress_sigma": curve.progress_sigma,
         "subset_floor": (
             curve.subset_floor[keep] if isinstance(curve.subset_floor, list) else curve.subset_floor
         ),
