@@ -170,6 +170,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "replicates": 2,
         "margin": 0.5,
     },
+    # The margin in progress rather than loss (docs/pact.md, 'Planning margin'): plans count on
+    # exp(−k·σ_p) of each epoch's predicted progress, σ_p measured at the held-out points.
+    "per-level-subset-floor-replicates-2-progress": {
+        "participation_per_level": True,
+        "floor_draws": 5,
+        "replicates": 2,
+        "margin_model": "progress",
+    },
 }
 
 #: Variants whose option changes only what the profile writes into the problem, not what it
@@ -260,6 +268,7 @@ def profiled(fleet: str, quick: bool, variant_name: str = "") -> Profiled:
         "gamma_rmse": fit.rmse if fit else math.nan,
         "linear_rmse": fit.rmse_linear if fit else math.nan,
         "sigma": result.problem.curve.sigma,
+        "progress_sigma": result.progress_sigma,
         "levels": [
             {
                 "pruning": lv.pruning,
@@ -477,6 +486,12 @@ def gamma_text(summary: dict[str, Any]) -> str:
     return ", ".join(f"{gamma:.3f}" for gamma in gammas)
 
 
+def sigma_text(item: Profiled) -> str:
+    """The margin's σ of a profile, or its σ_p where the problem's margin is in progress."""
+    progress = item.problem.curve.progress_sigma
+    return f"σ_p {progress:.3f}" if progress > 0.0 else f"{item.summary['sigma']:.3f}"
+
+
 def kappa_text(problem: Problem) -> str:
     """κ of a problem's subset floor: one value, or one per level (level 0's first)."""
     kappa = problem.curve.subset_floor
@@ -537,7 +552,7 @@ def report(
         jumps = ", ".join(f"{lv['jump']:.3f} / {lv['jump_slope']:+.3f}" for lv in s["levels"])
         lines.append(
             f"| {item.fleet} | {s['seconds']:.0f} | {gamma_text(s)} | "
-            f"{s['gamma_rmse']:.3f} / {s['linear_rmse']:.3f} | {s['sigma']:.3f} | "
+            f"{s['gamma_rmse']:.3f} / {s['linear_rmse']:.3f} | {sigma_text(item)} | "
             f"{kappa_text(item.problem)} | {rmse} | {jumps} |"
         )
     lines += [

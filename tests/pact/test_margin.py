@@ -1,17 +1,21 @@
-"""The planning margin (docs/pact.md, 'Planning margin'): solvers aim at ℓ* − k·σ."""
+"""The planning margin (docs/pact.md, 'Planning margin'): solvers aim at ℓ* − k·σ, and count
+on exp(−k·σ_p) of each epoch's predicted progress."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
 from pact_cases import hand_raw
 
-from leantrain.pact import Problem, make_solver, parse_problem
+from leantrain.errors import InputError
+from leantrain.pact import LossPredictor, Problem, make_solver, parse_problem
 from leantrain.pact.execute import remaining_problem
 from leantrain.pact.lagrange import certify
+from leantrain.pact.plan import decisions_of, evaluate
 from leantrain.pact.problem import MARGIN_CAP
-from leantrain.pact.solver import MARGIN_HALVINGS, MARGIN_KEPT_SHARE
+from leantrain.pact.solver import MARGIN_HALVINGS, MARGIN_KEPT_SHARE, margin_note
 
 
 def _problem(sigma: float, margin: float | None = None) -> Problem:
@@ -109,3 +113,97 @@ def test_a_target_no_plan_reaches_stays_infeasible_with_the_whole_margin() -> No
     # Judged against the whole margin (the diagnosis is that of ℓ* itself, test_relax.py).
     assert plan.notes["planned_to_loss"] == pytest.approx(margined.planning_loss)
     assert "margin_kept" not in plan.notes
+
+
+def _progress_problem(progress_sigma: float, family: str = "power") -> Problem:
+    raw: dict[str, Any] = hand_raw()
+    raw["curve"]["progress_sigma"] = progress_sigma
+    if family == "log-logistic":
+        raw["curve"]["family"] = family
+        raw["curve"]["s0"] = [max(s0, 1.0) for s0 in raw["curve"]["s0"]]
+    return parse_problem(raw)
+
+
+@pytest.mark.parametrize("family", ["power", "log-logistic"])
+def test_stretched_curves_advance_scale_times_as_far(family: str) -> None:
+    problem = _progress_problem(0.0, family)
+    slower = problem.curve.stretched(0.8)
+    ours, theirs = (
+        LossPredictor.of(problem),
+        LossPredictor.of(problem.model_copy(update={"curve": slower})),
+    )
+    for level in range(len(problem.levels)):
+        for s in (0.0, 50.0, 400.0, 3000.0):
+            # ℓ′(s) = ℓ(0.8·s); rel 1e-12: λ^(−b) and s0/λ round differently from 0.8·s.
+            assert theirs.curves[level].loss(s) == pytest.approx(
+                ours.curves[level].loss(0.8 * s), rel=1e-12
+            )
+    assert problem.curve.stretched(1.0) is problem.curve
+
+
+@pytest.mark.parametrize("solver", ["exact", "pact"])
+def test_a_progress_margin_plans_for_slower_epochs(solver: str) -> None:
+    plain, margined = _progress_problem(0.0), _progress_problem(0.2)
+    progress = math.exp(-0.2)  # k = 1
+    assert margined.planning_progress == pytest.approx(progress, rel=1e-15)
+    assert margined.planning_loss == margined.target.loss  # no loss margin
+    without = make_solver(solver).solve(plain)
+    plan = make_solver(solver).solve(margined)
+    assert without.feasible and plan.feasible
+    assert plan.notes["planned_progress"] == pytest.approx(progress, rel=1e-15)
+    assert plan.notes["planned_to_loss"] == margined.target.loss
+    # The plan meets ℓ* even if every epoch progresses only exp(−k·σ_p) as far ...
+    decisions = decisions_of(margined, plan)
+    slower = margined.for_planning(margined.target.loss, progress)
+    assert evaluate(slower, decisions, solver="check").feasible
+    # ... while its own losses are the predictions, below ℓ* and below the slower ones.
+    assert (
+        plan.epochs[-1].loss_after
+        == evaluate(plain, decisions, solver="check").epochs[-1].loss_after
+    )
+    assert (
+        plan.final_loss
+        < evaluate(slower, decisions, solver="check").final_loss
+        <= margined.target.loss
+    )
+    assert plan.energy_j > without.energy_j  # the margin costs energy here
+    certified = certify(margined, plan)
+    assert certified.lower_bound_j is not None and certified.lower_bound_j <= plan.energy_j
+
+
+def test_a_progress_margin_that_does_not_fit_keeps_half_the_largest_that_does() -> None:
+    plain = _progress_problem(0.0)
+    fastest = make_solver("pact").solve(plain)
+    tight = plain.with_target(deadline_s=fastest.duration_s * 1.0001)
+    curve = tight.curve.model_copy(update={"progress_sigma": 1.0})
+    margined = tight.model_copy(update={"curve": curve})
+    assert make_solver("pact").search(margined.for_planning()) is None
+    plan = make_solver("pact").solve(margined)
+    assert plan.feasible
+    kept = plan.notes["margin_kept"]
+    assert 0.0 <= kept < 1.0
+    assert plan.notes["planned_progress"] == pytest.approx(math.exp(-kept), rel=1e-12)
+    assert "sigma_p" in margin_note(margined, plan)
+    # Half of the largest share a plan meets (to 1/256 of the margin).
+    step = 1.0 / 2**MARGIN_HALVINGS
+    largest = kept / MARGIN_KEPT_SHARE
+    reach = margined.for_planning(margined.target.loss, math.exp(-(largest - 1e-6 * step)))
+    assert make_solver("pact").search(reach) is not None
+    beyond = margined.for_planning(margined.target.loss, math.exp(-(largest + step * 1.001)))
+    assert make_solver("pact").search(beyond) is None
+
+
+def test_replanning_keeps_the_progress_margin() -> None:
+    margined = _progress_problem(0.2)
+    rest = remaining_problem(margined, 0, 1.0, 0.0, 1)
+    assert isinstance(rest, Problem)
+    assert rest.curve.progress_sigma == margined.curve.progress_sigma
+    assert rest.planning_progress == margined.planning_progress
+
+
+def test_a_negative_progress_sigma_is_an_input_error() -> None:
+    raw = hand_raw()
+    raw["curve"]["progress_sigma"] = -0.1
+    with pytest.raises(InputError) as caught:
+        parse_problem(raw, "p.toml")
+    assert caught.value.field == "curve.progress_sigma"

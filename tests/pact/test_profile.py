@@ -3,6 +3,7 @@ with the model profile of the physically pruned models, finite fit errors and mo
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from pathlib import Path
@@ -36,6 +37,7 @@ from leantrain.pact.profile import (
     profile,
     reference_epoch,
 )
+from leantrain.pact.profile.target import problem_raw
 
 OPTIONS = ProfileOptions(levels=(0.0, 0.25, 0.5, 0.75), epochs=5, holdout=1, floor_draws=5)
 
@@ -328,6 +330,7 @@ def test_fit_curve_rejects_what_it_cannot_fit() -> None:
         (ProfileOptions(curve_family="cubic"), "curve_family"),  # type: ignore[arg-type]
         (ProfileOptions(final_share=1.5), "final_share"),
         (ProfileOptions(min_share=-0.5), "min_share"),
+        (ProfileOptions(margin_model="quantile"), "margin_model"),  # type: ignore[arg-type]
     ],
 )
 def test_bad_options_are_input_errors(options: ProfileOptions, field: str) -> None:
@@ -386,6 +389,7 @@ def test_cli_profile_writes_the_problem_and_refuses_to_overwrite(tmp_path: Path)
         (["--final-share", "2"], "--final-share"),
         (["--floor-draws", "-1"], "--floor-draws"),
         (["--replicates", "0"], "--replicates"),
+        (["--margin-model", "quantile"], "--margin-model"),
         (["--out", "p.png"], "--out"),
     ],
 )
@@ -415,6 +419,7 @@ def test_cli_profile_defaults_are_the_options_defaults() -> None:
         "curve_family",
         "floor_draws",
         "replicates",
+        "margin_model",
     )
     for name in names:
         assert parameters[name].default == getattr(defaults, name), name
@@ -478,6 +483,29 @@ def test_replicates_pool_their_runs_and_widen_sigma(setup: FederatedSetup) -> No
     assert pooled.replicate_spread == pytest.approx(spread, rel=1e-12)
     sigma = math.hypot(held_out_sigma(pooled.levels), spread)
     assert pooled.problem.curve.sigma == pytest.approx(sigma, rel=1e-12)
+    # σ_p: log(s_eq / s) of each replicate's held-out loss on the pooled curve, the mean's
+    # square plus the sample variance between the two (rel 1e-9: the same float64 formulas,
+    # summed in another order).
+    means, variances = [], []
+    for index, level in enumerate(pooled.levels):
+        positions = [level.fit.curve.position(r.levels[index].losses[-1]) for r in (first, second)]
+        logs = [math.log(p / level.samples[-1]) for p in positions if math.isfinite(p)]
+        assert len(logs) == 2  # above the floors here
+        means.append(((logs[0] + logs[1]) / 2) ** 2)
+        variances.append((logs[0] - logs[1]) ** 2 / 2)
+    expected = math.sqrt(sum(means) / len(means) + sum(variances) / len(variances))
+    assert pooled.progress_sigma == pytest.approx(expected, rel=1e-9) and expected > 0.0
+    assert pooled.problem.curve.progress_sigma == 0.0  # the margin stays in loss by default
+    # With margin_model = "progress" the problem carries σ_p in place of σ.
+    raw, _ = problem_raw(
+        setup,
+        dataclasses.replace(options, margin_model="progress"),
+        pooled.levels,
+        pooled.initial_loss,
+        "t",
+        progress_sigma=pooled.progress_sigma,
+    )
+    assert raw["curve"]["progress_sigma"] == pooled.progress_sigma and "sigma" not in raw["curve"]
     assert "2 replicates (the config" in pooled.toml()
     with pytest.raises(InputError, match="replicates"):
         ProfileOptions(replicates=0).check()

@@ -360,6 +360,13 @@ def profile_command(
             help="Independent profiles (other seeds) pooled into one; sigma counts their spread."
         ),
     ] = 1,
+    margin_model: Annotated[
+        str,
+        typer.Option(
+            help="What the planning margin covers: loss (plans aim at target - k x sigma) or "
+            "progress (plans count on exp(-k x sigma_p) of each epoch's predicted progress)."
+        ),
+    ] = "loss",
     force: _Force = False,
 ) -> None:
     """Profile the model per pruning level and fit the loss predictor: a PACT problem file."""
@@ -386,6 +393,7 @@ def profile_command(
         final_share=final_share,
         floor_draws=floor_draws,
         replicates=replicates,
+        margin_model=margin_model,  # type: ignore[arg-type]  # checked by ProfileOptions.check
     )
     options.check()
     run_config = load_config(config)

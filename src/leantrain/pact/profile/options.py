@@ -79,6 +79,10 @@ class ProfileOptions:
             (other data draw, partition, initial weights and orders); the curves are fitted to
             the mean losses, γ and κ to every replicate's runs and probes, and σ of the planning
             margin also counts the spread between replicates. Each costs a whole profile.
+        margin_model: What the planning margin of the problem written covers (docs/pact.md,
+            'Planning margin'): ``loss`` (σ, the held-out error in loss: plans aim at ℓ* − k·σ)
+            or ``progress`` (σ_p, the same points' error in the log of the progress: plans count
+            on exp(−k·σ_p) of each epoch's predicted progress).
     """
 
     levels: tuple[float, ...] = DEFAULT_LEVELS
@@ -99,6 +103,7 @@ class ProfileOptions:
     final_share: float = DEFAULT_FINAL_SHARE
     floor_draws: int = 0
     replicates: int = 1
+    margin_model: Literal["loss", "progress"] = "loss"
 
     @property
     def passes(self) -> int:
@@ -171,6 +176,8 @@ class ProfileOptions:
             raise InputError(where, "floor_draws", f"must be 0 or more, got {self.floor_draws}")
         if self.replicates < 1:
             raise InputError(where, "replicates", f"must be 1 or more, got {self.replicates}")
+        if self.margin_model not in ("loss", "progress"):
+            raise InputError(where, "margin_model", f"unknown model {self.margin_model!r}")
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,8 @@ class ProfileResult:
             floor).
         replicate_spread: The spread between replicates at the held-out points, part of σ
             (0 with one replicate; :attr:`ProfileOptions.replicates`).
+        progress_sigma: σ_p, the held-out error (and the spread between replicates) in the log
+            of the progress; the problem's margin with ``margin_model = "progress"``.
         source: The config it came from (for the file's header).
     """
 
@@ -92,6 +94,7 @@ class ProfileResult:
     participation_levels: tuple[ParticipationFit, ...] = ()
     subset_floor: tuple[SubsetFloor, ...] = ()
     replicate_spread: float = 0.0
+    progress_sigma: float = 0.0
     source: str = "<config>"
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -147,7 +150,10 @@ class ProfileResult:
                 "\n# initial_loss: held-out loss of the initial model;\n# participation (γ),"
                 " full_samples (N): an epoch of D samples advances s by N*(D/N)^γ;\n# sigma:"
                 " RMSE of the held-out points (and the spread between replicates); plans aim"
-                " at loss - margin*sigma.\n"
+                " at loss - margin*sigma;\n# progress_sigma: the same points' error in log"
+                " progress; plans count on exp(-margin*progress_sigma)\n# of each epoch's"
+                f" predicted progress (measured {self.progress_sigma:.4f}; written with"
+                " --margin-model progress).\n"
             ),
             "[options]": (
                 "# Defaults: allowed data fractions, the epoch cap and the planning margin k.\n"

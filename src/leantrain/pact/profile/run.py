@@ -48,6 +48,7 @@ From a run config, :func:`profile` writes every section of the problem file
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -480,6 +481,39 @@ def _replicate_spread(replicates: Sequence[_Replicate], holdout: int) -> float:
     return math.sqrt(math.fsum(variances) / len(variances))
 
 
+def _progress_sigma(
+    replicates: Sequence[_Replicate], levels: Sequence[LevelProfile], holdout: int
+) -> float:
+    """σ_p of a progress margin (docs/pact-profile-execute.md, 'Progress margin'): at each
+    level's held-out points, log(s_eq / s) for every replicate, where s_eq is the position on
+    the level's (pooled) curve at the replicate's loss and s the samples trained there. σ_p² is
+    the mean square of the replicates' mean (the pooled curve's held-out error, in progress)
+    plus the mean sample variance between replicates (0 with one). Points at or below a curve's
+    floor, whose position is infinite, are left out."""
+    means: list[float] = []
+    variances: list[float] = []
+    for index, level in enumerate(levels):
+        curve = level.fit.curve
+        for point in range(-holdout, 0):
+            trained = level.samples[point]
+            logs = [
+                math.log(position / trained)
+                for replicate in replicates
+                if math.isfinite(position := curve.position(replicate.levels[index].losses[point]))
+                and position > 0.0
+                and trained > 0.0
+            ]
+            if not logs:
+                continue
+            means.append(statistics.fmean(logs) ** 2)
+            if len(logs) >= 2:
+                variances.append(statistics.variance(logs))
+    if not means:
+        return 0.0
+    spread = statistics.fmean(variances) if variances else 0.0
+    return math.sqrt(statistics.fmean(means) + spread)
+
+
 def profile(
     setup: FederatedSetup,
     options: ProfileOptions | None = None,
@@ -559,8 +593,18 @@ def profile(
     participation = fits[0] if fits else None
     per_level = tuple(fits) if options.participation_per_level and fits else ()
     spread = _replicate_spread(replicates, options.holdout)
+    progress_sigma = _progress_sigma(replicates, levels, options.holdout)
     raw, reference = problem_raw(
-        setup, options, levels, initial_loss, source, participation, per_level, kappas, spread
+        setup,
+        options,
+        levels,
+        initial_loss,
+        source,
+        participation,
+        per_level,
+        kappas,
+        spread,
+        progress_sigma,
     )
     problem = parse_problem(raw, source)
     return ProfileResult(
@@ -576,6 +620,7 @@ def profile(
         participation_levels=per_level,
         subset_floor=tuple(floors),
         replicate_spread=spread,
+        progress_sigma=progress_sigma,
         source=source,
         raw=raw,
     )

@@ -29,13 +29,15 @@ def problem_raw(
     participation_levels: Sequence[ParticipationFit] = (),
     subset_floor: Sequence[float] = (),
     replicate_spread: float = 0.0,
+    progress_sigma: float = 0.0,
 ) -> tuple[dict[str, Any], Decision]:
     """The problem mapping (docs/file-formats.md, 'The PACT problem TOML') with its default
     target and deadline, and the reference epoch they are measured in (:func:`reference_epoch`);
     ``participation`` sets ``curve.participation`` and ``curve.full_samples`` (γ = 1 when
     None); ``participation_levels``, when given, one γ per level instead; ``subset_floor``, κ per
     level, sets ``curve.subset_floor`` when one is positive; ``replicate_spread`` joins the
-    held-out error in σ (:func:`held_out_sigma`)."""
+    held-out error in σ (:func:`held_out_sigma`); with ``options.margin_model`` = ``progress``,
+    ``progress_sigma`` is written as σ_p in its place."""
     nodes = [
         {
             "name": device.name,
@@ -78,7 +80,10 @@ def problem_raw(
         },
         "node": nodes,
     }
-    raw["curve"]["sigma"] = math.hypot(held_out_sigma(levels), replicate_spread)
+    if options.margin_model == "progress":
+        raw["curve"]["progress_sigma"] = float(progress_sigma)
+    else:
+        raw["curve"]["sigma"] = math.hypot(held_out_sigma(levels), replicate_spread)
     if participation is not None:
         raw["curve"]["participation"] = participation.gamma
         raw["curve"]["full_samples"] = participation.full_samples
