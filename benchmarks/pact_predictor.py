@@ -178,6 +178,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "replicates": 2,
         "margin_model": "progress",
     },
+    # The same profile with half that margin (k = 0.5: plans count on 0.83 and 0.86 of the
+    # predicted progress, about the slower seed's rate).
+    "per-level-subset-floor-replicates-2-progress-half": {
+        "participation_per_level": True,
+        "floor_draws": 5,
+        "replicates": 2,
+        "margin_model": "progress",
+        "margin": 0.5,
+    },
 }
 
 #: Variants whose option changes only what the profile writes into the problem, not what it
@@ -194,6 +203,9 @@ WRITE_ONLY_VARIANTS: dict[str, str] = {
     "per-level-subset-floor-margin-2": "per-level-subset-floor",
     "per-level-subset-floor-margin-3": "per-level-subset-floor",
     "per-level-subset-floor-replicates-2-margin-half": "per-level-subset-floor-replicates-2",
+    "per-level-subset-floor-replicates-2-progress-half": (
+        "per-level-subset-floor-replicates-2-progress"
+    ),
 }
 
 
@@ -599,7 +611,9 @@ def main(argv: list[str] | None = None) -> None:
         "per-level-subset-floor-min-eighth (the latter with a final floor of 1/2 or a floor of "
         "1/8 under every epoch), per-level-subset-floor-margin-2 or -margin-3 (the latter with "
         "the planning margin k = 2 or 3, options.margin), per-level-subset-floor-replicates-2 "
-        "(two replicates pooled) or per-level-subset-floor-replicates-2-margin-half (and k = 0.5)",
+        "(two replicates pooled) or per-level-subset-floor-replicates-2-margin-half (and k = 0.5), "
+        "per-level-subset-floor-replicates-2-progress (the margin in progress, "
+        "--margin-model progress) or -progress-half (and k = 0.5)",
     )
     args = parser.parse_args([] if argv is None else argv)
     torch.set_num_threads(args.threads)
