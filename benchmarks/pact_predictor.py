@@ -7,7 +7,8 @@ levels 0/0.25/0.5/0.75, 8 passes per level, the participation runs, jumps at thr
 and 12 reference epochs, with a deadline of 1.5 × that many reference epochs) and **two seeds**
 (the run config's seed 0, the profile's, and seed 1: other initial weights and sample orders, a
 plan that must generalise), the ``pact`` plan (ε = 0.05, planning margin k = 1) is executed with
-real FedAvg training, as planned and re-planned after every epoch (with the online refit).
+real FedAvg training: as planned (every planned epoch), as planned but stopped once the target
+is met (``execute --stop-at-target``), and re-planned after every epoch (with the online refit).
 
 Fleets (MNIST, IID, 6,000 training images, 2,000 test images, ``mnist-cnn``):
 
