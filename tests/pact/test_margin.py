@@ -26,6 +26,15 @@ def _problem(sigma: float, margin: float | None = None) -> Problem:
     return parse_problem(raw)
 
 
+def _timed(plain: Problem, factor: float, solver: str = "pact", **curve: float) -> Problem:
+    """``plain`` with a deadline of ``factor`` × the duration of ``solver``'s plan for it (which
+    must exist) and the ``curve`` fields given (a margin)."""
+    fastest = make_solver(solver).solve(plain)
+    assert fastest.feasible
+    timed = plain.with_target(deadline_s=fastest.duration_s * factor)
+    return timed.model_copy(update={"curve": timed.curve.model_copy(update=curve)})
+
+
 def test_without_sigma_the_margin_changes_nothing() -> None:
     plain = _problem(0.0)
     assert plain.planning_loss == plain.target.loss and plain.for_planning() is plain
@@ -73,11 +82,8 @@ def test_a_margin_that_no_plan_reaches_keeps_half_the_largest_one_that_fits(solv
     # The plain problem's optimum takes (almost) its whole deadline: any margin that needs more
     # progress cannot be met by then, but ℓ* itself can.
     plain = _problem(0.0)
-    fastest = make_solver(solver).solve(plain)
-    assert fastest.feasible
-    tight = plain.with_target(deadline_s=fastest.duration_s * 1.0001)
-    curve = tight.curve.model_copy(update={"sigma": 0.5 * tight.target.loss})
-    margined = tight.model_copy(update={"curve": curve})
+    margined = _timed(plain, 1.0001, solver, sigma=0.5 * plain.target.loss)
+    curve = margined.curve
     assert make_solver(solver).search(margined.for_planning()) is None  # the whole margin: none
     whole = make_solver(solver).solve(margined, shrink=False)  # as execute re-plans
     assert not whole.feasible and "margin_kept" not in whole.notes
@@ -88,7 +94,7 @@ def test_a_margin_that_no_plan_reaches_keeps_half_the_largest_one_that_fits(solv
     planned_to = plan.notes["planned_to_loss"]
     assert planned_to == pytest.approx(margined.target.loss - kept * curve.sigma, rel=1e-12)
     assert margined.planning_loss < planned_to <= margined.target.loss
-    assert plan.final_loss <= planned_to and plan.duration_s <= tight.target.deadline_s
+    assert plan.final_loss <= planned_to and plan.duration_s <= margined.target.deadline_s
     # The halvings find the largest margin a plan reaches to within 1/256 of the whole margin,
     # and the plan keeps half of it (MARGIN_KEPT_SHARE).
     assert MARGIN_KEPT_SHARE == 0.5
@@ -104,10 +110,7 @@ def test_a_margin_that_no_plan_reaches_keeps_half_the_largest_one_that_fits(solv
 
 def test_a_target_no_plan_reaches_stays_infeasible_with_the_whole_margin() -> None:
     plain = _problem(0.0)
-    fastest = make_solver("pact").solve(plain)
-    hopeless = plain.with_target(deadline_s=fastest.duration_s * 0.2)
-    curve = hopeless.curve.model_copy(update={"sigma": 0.05})
-    margined = hopeless.model_copy(update={"curve": curve})
+    margined = _timed(plain, 0.2, sigma=0.05)
     plan = make_solver("pact").solve(margined)
     assert not plan.feasible
     # Judged against the whole margin (the diagnosis is that of ℓ* itself, test_relax.py).
@@ -173,10 +176,7 @@ def test_a_progress_margin_plans_for_slower_epochs(solver: str) -> None:
 
 def test_a_progress_margin_that_does_not_fit_keeps_half_the_largest_that_does() -> None:
     plain = _progress_problem(0.0)
-    fastest = make_solver("pact").solve(plain)
-    tight = plain.with_target(deadline_s=fastest.duration_s * 1.0001)
-    curve = tight.curve.model_copy(update={"progress_sigma": 1.0})
-    margined = tight.model_copy(update={"curve": curve})
+    margined = _timed(plain, 1.0001, progress_sigma=1.0)
     assert make_solver("pact").search(margined.for_planning()) is None
     plan = make_solver("pact").solve(margined)
     assert plan.feasible

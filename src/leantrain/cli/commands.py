@@ -482,9 +482,7 @@ def execute_command(
             on_epoch=report,
             origin=COMMAND_LINE,
         )
-    stopped = ", stopped at the target" if stop_at_target else ""
-    mode = "re-planned" if replan else f"as planned{stopped}"
-    tables.print_execution(outcome.result, f"execution of {plan} ({mode})")
+    tables.print_execution(outcome.result, f"execution of {plan} ({outcome.result.mode})")
     print(f"wrote {outcome.path} and {outcome.picture}")
 
 

@@ -35,13 +35,8 @@ def plot_execution(result: ExecutionResult, path: str | Path) -> Path:
     axes.set_yscale("log")
     axes.set_xlabel("epoch")
     axes.set_ylabel("held-out cross-entropy")
-    title = (
-        "re-planned every epoch"
-        if result.replan
-        else "plan as given" + (", stopped at the target" if result.stop_at_target else "")
-    )
     axes.set_title(
-        f"execution ({title}): {result.energy_j:.4g} J, {result.time_s:.4g} s, "
+        f"execution ({result.mode}): {result.energy_j:.4g} J, {result.time_s:.4g} s, "
         f"final loss {result.final_loss:.4g}"
     )
     levels = axes.twinx()

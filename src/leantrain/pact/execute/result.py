@@ -120,6 +120,13 @@ class ExecutionResult:
     problem_source: str = "<problem>"
 
     @property
+    def mode(self) -> str:
+        """How it ran, in words (the figure's title and the command's table)."""
+        if self.replan:
+            return "re-planned every epoch"
+        return "as planned" + (", stopped at the target" if self.stop_at_target else "")
+
+    @property
     def final_loss(self) -> float:
         """The realised loss after the last epoch (the initial one without epochs)."""
         return self.epochs[-1].realised_loss if self.epochs else self.initial_loss
