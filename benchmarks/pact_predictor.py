@@ -82,8 +82,9 @@ FLEETS: dict[str, list[dict[str, Any]]] = {
 }  # fmt: skip
 
 
-def config(fleet: str, seed: int, quick: bool) -> RunConfig:
-    """The run config of ``fleet`` at ``seed`` (``quick``: a smaller data subset)."""
+def config(fleet: str, seed: int, quick: bool, subset_seed: int | None = None) -> RunConfig:
+    """The run config of ``fleet`` at ``seed`` (``quick``: a smaller data subset), its MNIST
+    subsets drawn with ``subset_seed`` (by default ``seed``: each seed its own data)."""
     raw: dict[str, Any] = {
         "seed": seed,
         "data": {
@@ -91,6 +92,7 @@ def config(fleet: str, seed: int, quick: bool) -> RunConfig:
             "partition": "iid",
             "train_limit": 1600 if quick else 6000,
             "test_limit": 500 if quick else 2000,
+            "subset_seed": subset_seed,
         },
         "model": {"name": "mnist-cnn"},
         "training": {"batch_size": 32, "lr": 0.05},
@@ -188,6 +190,24 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "margin_model": "progress",
         "margin": 0.5,
     },
+    # Every seed on the profile's data (``data.subset_seed = 0``): seeds then differ only in the
+    # partition, initial weights and sample orders, as a fleet's data stays put between the
+    # profile and the training it plans. With the defaults, and with two replicates pooled
+    # (which then differ in the same ways only), margin in loss or in progress.
+    "same-data": {"subset_seed": 0},
+    "per-level-subset-floor-replicates-2-same-data": {
+        "participation_per_level": True,
+        "floor_draws": 5,
+        "replicates": 2,
+        "subset_seed": 0,
+    },
+    "per-level-subset-floor-replicates-2-progress-same-data": {
+        "participation_per_level": True,
+        "floor_draws": 5,
+        "replicates": 2,
+        "margin_model": "progress",
+        "subset_seed": 0,
+    },
 }
 
 #: Variants whose option changes only what the profile writes into the problem, not what it
@@ -207,7 +227,15 @@ WRITE_ONLY_VARIANTS: dict[str, str] = {
     "per-level-subset-floor-replicates-2-progress-half": (
         "per-level-subset-floor-replicates-2-progress"
     ),
+    # The profile runs at seed 0, whose data the subset seed 0 draws anyway.
+    "same-data": "",
 }
+
+
+def subset_seed(variant_name: str) -> int | None:
+    """The seed of the MNIST subsets of ``variant_name``'s runs (None: each run's own seed)."""
+    seed: int | None = VARIANTS[variant_name].get("subset_seed")
+    return seed
 
 
 def options(quick: bool, variant_name: str = "") -> ProfileOptions:
@@ -267,7 +295,9 @@ def profiled(fleet: str, quick: bool, variant_name: str = "") -> Profiled:
     if path.is_file() and meta.is_file():
         saved = json.loads(meta.read_text())
         return Profiled(fleet, load_problem(path), saved["seconds"], saved)
-    setup = build_setup(config(fleet, 0, quick), f"pact_predictor ({fleet})")
+    setup = build_setup(
+        config(fleet, 0, quick, subset_seed(variant_name)), f"pact_predictor ({fleet})"
+    )
     began = time.perf_counter()
     result = profile(setup, options(quick, variant_name), source=f"pact_predictor ({fleet})")
     seconds = time.perf_counter() - began
@@ -314,7 +344,10 @@ def executed(
     plan = make_solver("pact", EPSILON).solve(problem)
     if not plan.feasible:
         return None
-    setup = build_setup(config(base.fleet, seed, quick), f"pact_predictor ({base.fleet})")
+    setup = build_setup(
+        config(base.fleet, seed, quick, subset_seed(variant_name)),
+        f"pact_predictor ({base.fleet})",
+    )
     began = time.perf_counter()
     result = execute_plan(
         plan,
@@ -614,7 +647,9 @@ def main(argv: list[str] | None = None) -> None:
         "the planning margin k = 2 or 3, options.margin), per-level-subset-floor-replicates-2 "
         "(two replicates pooled) or per-level-subset-floor-replicates-2-margin-half (and k = 0.5), "
         "per-level-subset-floor-replicates-2-progress (the margin in progress, "
-        "--margin-model progress) or -progress-half (and k = 0.5)",
+        "--margin-model progress) or -progress-half (and k = 0.5); same-data, "
+        "per-level-subset-floor-replicates-2-same-data or -progress-same-data (every seed on "
+        "the profile's MNIST subsets, data.subset_seed = 0)",
     )
     args = parser.parse_args([] if argv is None else argv)
     torch.set_num_threads(args.threads)

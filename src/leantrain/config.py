@@ -84,6 +84,10 @@ class DataConfig(StrictModel):
             (``shards_per_device`` label-sorted shards each) or ``natural`` (one writer per device).
         train_limit: Use only this many training samples (a seeded random subset).
         test_limit: Evaluate on only this many test samples (a seeded random subset).
+        subset_seed: The seed of the ``train_limit`` / ``test_limit`` subsets; by default the
+            run's seed. Fixing it keeps the same data under several seeds, so they differ only
+            in the partition, initial weights and sample orders (``digits`` keeps one split for
+            the same reason).
     """
 
     source: Annotated[str, _registered(SOURCES)] = "mnist"
@@ -93,6 +97,7 @@ class DataConfig(StrictModel):
     shards_per_device: Annotated[int, Field(ge=1)] = 2
     train_limit: Annotated[int, Field(ge=1)] | None = None
     test_limit: Annotated[int, Field(ge=1)] | None = None
+    subset_seed: Annotated[int, Field(ge=0)] | None = None
 
     @model_validator(mode="after")
     def _path_when_needed(self) -> Self:

@@ -66,19 +66,21 @@ def load_data(config: DataConfig, seed: int) -> DataSplit:
     """Load ``config.source`` and cut it down to ``train_limit`` / ``test_limit`` samples.
 
     The subsets are drawn from the streams ``(seed, "train-subset")`` and
-    ``(seed, "test-subset")`` and keep the source's sample order, so the same seed always trains
-    on the same samples whatever else the run does.
+    ``(seed, "test-subset")``, where ``seed`` is ``config.subset_seed`` when set, and keep the
+    source's sample order, so the same seed always trains on the same samples whatever else the
+    run does.
 
     Args:
         config: The data section of a run config.
-        seed: The run's seed.
+        seed: The run's seed; the subsets' too unless ``config.subset_seed`` is set.
 
     Raises:
         InputError: The source's files are missing or malformed.
     """
     split = SOURCES.get(config.source)().load(config)
-    train = _limit(split.train, config.train_limit, numpy_rng(seed, "train-subset"))
-    test = _limit(split.test, config.test_limit, numpy_rng(seed, "test-subset"))
+    draw = seed if config.subset_seed is None else config.subset_seed
+    train = _limit(split.train, config.train_limit, numpy_rng(draw, "train-subset"))
+    test = _limit(split.test, config.test_limit, numpy_rng(draw, "test-subset"))
     return DataSplit(train, test, split.name)
 
 
