@@ -1,0 +1,45 @@
+"""The pact_predictor benchmark's bound on the mean error from the seeds' spread."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+import pytest
+from benchmarks.pact_predictor import seed_floor
+
+
+def _run(seed: int, realised: list[float], predicted: list[float]) -> dict[str, Any]:
+    rows = [[0.0, 1, p, x, 1.0] for p, x in zip(predicted, realised, strict=True)]
+    errors = [abs(p - x) / x for p, x in zip(predicted, realised, strict=True)]
+    return {
+        "fleet": "tiered",
+        "target_epochs": 4,
+        "seed": seed,
+        "mode": "as planned",
+        "per_epoch": rows,
+        "mean_rel": statistics.fmean(errors),
+    }
+
+
+def test_seed_floor_is_the_least_mean_error_over_both_seeds() -> None:
+    x0, x1 = [1.0, 0.5, 0.25], [0.8, 0.5, 0.5]
+    # |x0 - x1| / (2 max): 0.2/2, 0, 0.25/1 -> mean 0.35/3.
+    floor = seed_floor([_run(0, x0, x0), _run(1, x1, x0)])
+    assert floor is not None
+    assert floor[1] == 1
+    assert floor[0] == pytest.approx(0.35 / 3, rel=1e-12)  # float64 sums in another order
+    # No prediction does better on average over the two seeds (1e-15: rounding of the means)...
+    for predicted in ([1.0, 0.5, 0.5], [0.9, 0.5, 0.3], [0.8, 0.4, 0.25]):
+        runs = [_run(0, x0, predicted), _run(1, x1, predicted)]
+        assert statistics.fmean(r["mean_rel"] for r in runs) >= floor[0] - 1e-15
+    # ... and predicting the smaller loss of each epoch reaches the bound.
+    best = [min(a, b) for a, b in zip(x0, x1, strict=True)]
+    runs = [_run(0, x0, best), _run(1, x1, best)]
+    assert statistics.fmean(r["mean_rel"] for r in runs) == pytest.approx(floor[0], rel=1e-12)
+
+
+def test_seed_floor_needs_a_plan_run_at_two_seeds() -> None:
+    assert seed_floor([_run(0, [1.0], [1.0])]) is None
+    replanned = {**_run(1, [0.9], [1.0]), "mode": "re-planned"}
+    assert seed_floor([_run(0, [1.0], [1.0]), replanned]) is None
