@@ -5,10 +5,12 @@ Per fleet, the model is profiled **once** (``leantrain profile`` defaults: ``fed
 levels 0/0.25/0.5/0.75, 8 passes per level, the participation runs, jumps at three checkpoints,
 σ from the held-out points). Then, for **three targets** (the loss the profile predicts after 4, 8
 and 12 reference epochs, with a deadline of 1.5 × that many reference epochs) and **two seeds**
-(the run config's seed 0, the profile's, and seed 1: other initial weights and sample orders, a
-plan that must generalise), the ``pact`` plan (ε = 0.05, planning margin k = 1) is executed with
-real FedAvg training: as planned (every planned epoch), as planned but stopped once the target
-is met (``execute --stop-at-target``), and re-planned after every epoch (with the online refit).
+(the run config's seed 0, the profile's, and seed 1: other MNIST subsets, partition, initial
+weights and sample orders, a plan that must generalise; ``--seeds`` runs others, ``same-data``
+variants keep the profile's subsets), the ``pact`` plan (ε = 0.05, planning margin k = 1) is
+executed with real FedAvg training: as planned (every planned epoch), as planned but stopped once
+the target is met (``execute --stop-at-target``), and re-planned after every epoch (with the
+online refit).
 
 Fleets (MNIST, IID, 6,000 training images, 2,000 test images, ``mnist-cnn``):
 
@@ -190,6 +192,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "margin_model": "progress",
         "margin": 0.5,
     },
+    # And with a floor of half a whole-fleet epoch under the final epoch (the default is a
+    # quarter): the final model averages more nodes, so its loss scatters less about the plan's.
+    "per-level-subset-floor-replicates-2-progress-half-final-half": {
+        "participation_per_level": True,
+        "floor_draws": 5,
+        "replicates": 2,
+        "margin_model": "progress",
+        "margin": 0.5,
+        "final_share": 0.5,
+    },
     # Every seed on the profile's data (``data.subset_seed = 0``): seeds then differ only in the
     # partition, initial weights and sample orders, as a fleet's data stays put between the
     # profile and the training it plans. With the defaults, and with two replicates pooled
@@ -225,6 +237,9 @@ WRITE_ONLY_VARIANTS: dict[str, str] = {
     "per-level-subset-floor-margin-3": "per-level-subset-floor",
     "per-level-subset-floor-replicates-2-margin-half": "per-level-subset-floor-replicates-2",
     "per-level-subset-floor-replicates-2-progress-half": (
+        "per-level-subset-floor-replicates-2-progress"
+    ),
+    "per-level-subset-floor-replicates-2-progress-half-final-half": (
         "per-level-subset-floor-replicates-2-progress"
     ),
     # The profile runs at seed 0, whose data the subset seed 0 draws anyway.
@@ -390,12 +405,12 @@ def executed(
 
 
 def run(
-    quick: bool, variant_name: str = ""
+    quick: bool, variant_name: str = "", seeds: Sequence[int] = SEEDS
 ) -> tuple[list[Profiled], list[dict[str, Any]], list[str], int]:
-    """Every profile and execution (resuming); the infeasible cases as sentences, and how many
-    as-planned executions they left out."""
+    """Every profile and execution at ``seeds`` (resuming); the infeasible cases as sentences,
+    and how many as-planned executions they left out."""
     targets = TARGET_EPOCHS[1:2] if quick else TARGET_EPOCHS
-    seeds = SEEDS[:1] if quick else SEEDS
+    seeds = seeds[:1] if quick else seeds
     profiles, runs, infeasible = [], [], []
     unplanned = 0
     for fleet in FLEETS:
@@ -584,11 +599,18 @@ def kappa_text(problem: Problem) -> str:
     return ", ".join(f"{value:.4f}" for value in values)
 
 
+def seeds_text(seeds: Sequence[int]) -> str:
+    """The execution seeds in words: seed 0 is the profile's."""
+    named = [f"seed {seed}" + (" (the profile's)" if seed == 0 else "") for seed in seeds]
+    return (", ".join(named[:-1]) + " and " + named[-1]) if len(named) > 1 else named[0]
+
+
 def report(
     profiles: Sequence[Profiled],
     runs: Sequence[dict[str, Any]],
     infeasible: Sequence[str],
     unplanned: int = 0,
+    seeds: Sequence[int] = SEEDS,
 ) -> str:
     """The markdown section body (``unplanned``: executions without a feasible plan)."""
     laws = sorted({base.problem.curve.fraction_law for base in profiles})
@@ -614,7 +636,9 @@ def report(
         "Targets: the loss the profile predicts "
         "after 4, 8 and 12 reference epochs, deadline 1.5 × as many reference epochs. Plans by "
         f"`pact` (ε = {EPSILON}; interchangeable nodes take turns); executed with real FedAvg "
-        "rounds at seed 0 (the profile's) and seed 1 (other initial weights and sample orders), "
+        f"rounds at {seeds_text(seeds)} (another seed draws other MNIST subsets, unless a "
+        "variant fixes `data.subset_seed`, and another partition, initial weights and sample "
+        "orders), "
         "as planned (every planned epoch), as planned but stopped once the realised loss meets "
         "the target (`execute --stop-at-target`; absent from sections run before it existed) "
         "and re-planned after every epoch with the online refit (which also stops at the "
@@ -686,18 +710,34 @@ def main(argv: list[str] | None = None) -> None:
         "the planning margin k = 2 or 3, options.margin), per-level-subset-floor-replicates-2 "
         "(two replicates pooled) or per-level-subset-floor-replicates-2-margin-half (and k = 0.5), "
         "per-level-subset-floor-replicates-2-progress (the margin in progress, "
-        "--margin-model progress) or -progress-half (and k = 0.5); same-data, "
+        "--margin-model progress) or -progress-half (and k = 0.5) or -progress-half-final-half "
+        "(and a final floor of a half); same-data, "
         "per-level-subset-floor-replicates-2-same-data or -progress-same-data (every seed on "
         "the profile's MNIST subsets, data.subset_seed = 0)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=_seeds,
+        default=SEEDS,
+        help="the execution seeds, comma-separated (default 0,1); others than the default get "
+        "a section of their own, to check a variant on seeds it was not chosen on",
     )
     args = parser.parse_args([] if argv is None else argv)
     torch.set_num_threads(args.threads)
     name = args.variant or ""
-    profiles, runs, infeasible, unplanned = run(args.quick, name)
-    body = report(profiles, runs, infeasible, unplanned)
+    seeds: tuple[int, ...] = args.seeds
+    profiles, runs, infeasible, unplanned = run(args.quick, name, seeds)
+    body = report(profiles, runs, infeasible, unplanned, seeds)
     if args.quick:
         print(body)
         return
+    if seeds != SEEDS:
+        listed = ",".join(map(str, seeds))
+        suffix = "-seeds-" + "-".join(map(str, seeds))
+        option = f" --seeds {listed}"
+        words = f", seeds {seeds_text(seeds)}"
+    else:
+        suffix = option = words = ""
     if name:
         changed = ", ".join(f"`{k} = {v!r}`" for k, v in VARIANTS[name].items())
         body = (
@@ -718,13 +758,29 @@ def main(argv: list[str] | None = None) -> None:
                 f"their wall times) are those of {source}, not measured again.\n\n" + body
             )
         write_section(
-            f"pact-predictor-{name}",
-            f"PACT loss predictor on held-out plans, variant {name}",
+            f"pact-predictor-{name}{suffix}",
+            f"PACT loss predictor on held-out plans, variant {name}{words}",
             body,
-            f"python -m benchmarks.pact_predictor --variant {name}",
+            f"python -m benchmarks.pact_predictor --variant {name}{option}",
         )
         return
-    write_section("pact-predictor", "PACT loss predictor on held-out plans", body, COMMAND)
+    write_section(
+        f"pact-predictor{suffix}",
+        f"PACT loss predictor on held-out plans{words}",
+        body,
+        COMMAND + option,
+    )
+
+
+def _seeds(text: str) -> tuple[int, ...]:
+    """``--seeds``: distinct non-negative integers, comma-separated."""
+    try:
+        seeds = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of seeds: {text!r}") from None
+    if any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"seeds must be distinct and >= 0: {text!r}")
+    return seeds
 
 
 if __name__ == "__main__":
