@@ -331,6 +331,8 @@ def test_fit_curve_rejects_what_it_cannot_fit() -> None:
         (ProfileOptions(final_share=1.5), "final_share"),
         (ProfileOptions(min_share=-0.5), "min_share"),
         (ProfileOptions(margin_model="quantile"), "margin_model"),  # type: ignore[arg-type]
+        (ProfileOptions(margin=-1.0), "margin"),
+        (ProfileOptions(margin=math.nan), "margin"),
     ],
 )
 def test_bad_options_are_input_errors(options: ProfileOptions, field: str) -> None:
@@ -365,12 +367,14 @@ def test_cli_profile_writes_the_problem_and_refuses_to_overwrite(tmp_path: Path)
     out = tmp_path / "problem.toml"
     arguments = ["profile", str(config), "--out", str(out), "--levels", "0,0.5"]
     arguments += ["--fraction-law", "steps", "--final-share", "0.5", "--min-share", "0.125"]
+    arguments += ["--margin", "0.5"]
     result = runner.invoke(app, [*arguments, "--epochs", "5", "--holdout", "1"])
     assert result.exit_code == 0, result.output
     problem = load_problem(out)
     assert problem.levels == [0.0, 0.5]
     assert problem.curve.fraction_law == "steps"
     assert (problem.options.final_share, problem.options.min_share) == (0.5, 0.125)
+    assert problem.options.margin == 0.5
     assert (tmp_path / "problem.png").read_bytes()[:4] == b"\x89PNG"
     assert "held-out RMSE" in result.stdout and "default target" in result.stdout
     again = runner.invoke(app, [*arguments, "--epochs", "5", "--holdout", "1"])
@@ -390,6 +394,7 @@ def test_cli_profile_writes_the_problem_and_refuses_to_overwrite(tmp_path: Path)
         (["--floor-draws", "-1"], "--floor-draws"),
         (["--replicates", "0"], "--replicates"),
         (["--margin-model", "quantile"], "--margin-model"),
+        (["--margin", "-1"], "--margin"),
         (["--out", "p.png"], "--out"),
     ],
 )
@@ -420,6 +425,7 @@ def test_cli_profile_defaults_are_the_options_defaults() -> None:
         "floor_draws",
         "replicates",
         "margin_model",
+        "margin",
     )
     for name in names:
         assert parameters[name].default == getattr(defaults, name), name

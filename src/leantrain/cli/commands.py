@@ -367,6 +367,10 @@ def profile_command(
             "progress (plans count on exp(-k x sigma_p) of each epoch's predicted progress)."
         ),
     ] = "loss",
+    margin: Annotated[
+        float,
+        typer.Option(help="k of the planning margin the problem file carries (options.margin)."),
+    ] = 1.0,
     force: _Force = False,
 ) -> None:
     """Profile the model per pruning level and fit the loss predictor: a PACT problem file."""
@@ -394,6 +398,7 @@ def profile_command(
         floor_draws=floor_draws,
         replicates=replicates,
         margin_model=margin_model,  # type: ignore[arg-type]  # checked by ProfileOptions.check
+        margin=margin,
     )
     options.check()
     run_config = load_config(config)

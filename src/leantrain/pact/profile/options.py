@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from leantrain.errors import InputError
+from leantrain.pact.problem import DEFAULT_MARGIN
 
 __all__ = [
     "DEFAULT_FINAL_SHARE",
@@ -83,6 +84,8 @@ class ProfileOptions:
             'Planning margin'): ``loss`` (σ, the held-out error in loss: plans aim at ℓ* − k·σ)
             or ``progress`` (σ_p, the same points' error in the log of the progress: plans count
             on exp(−k·σ_p) of each epoch's predicted progress).
+        margin: ``[options] margin`` of the problem written, k of the planning margin
+            (docs/pact.md, 'Planning margin').
     """
 
     levels: tuple[float, ...] = DEFAULT_LEVELS
@@ -104,6 +107,7 @@ class ProfileOptions:
     floor_draws: int = 0
     replicates: int = 1
     margin_model: Literal["loss", "progress"] = "loss"
+    margin: float = DEFAULT_MARGIN
 
     @property
     def passes(self) -> int:
@@ -178,6 +182,8 @@ class ProfileOptions:
             raise InputError(where, "replicates", f"must be 1 or more, got {self.replicates}")
         if self.margin_model not in ("loss", "progress"):
             raise InputError(where, "margin_model", f"unknown model {self.margin_model!r}")
+        if not (self.margin >= 0.0 and math.isfinite(self.margin)):
+            raise InputError(where, "margin", f"must be a number >= 0, got {self.margin}")
 
 
 @dataclass(frozen=True)

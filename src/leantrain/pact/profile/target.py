@@ -11,7 +11,7 @@ from leantrain.errors import InputError
 from leantrain.fl.setup import FederatedSetup
 from leantrain.pact.plan import Decision, effective_samples, epoch_time
 from leantrain.pact.predictor import LossPredictor
-from leantrain.pact.problem import DEFAULT_MARGIN, Problem, parse_problem
+from leantrain.pact.problem import Problem, parse_problem
 from leantrain.pact.profile.fit import ParticipationFit
 from leantrain.pact.profile.options import ProfileOptions
 from leantrain.pact.profile.result import LevelProfile
@@ -74,7 +74,7 @@ def problem_raw(
         "options": {
             "data_fractions": [float(f) for f in options.data_fractions],
             "max_epochs": options.max_epochs or 3 * target_epochs,
-            "margin": DEFAULT_MARGIN,
+            "margin": options.margin,
             "min_share": options.min_share,
             "final_share": options.final_share,
         },
