@@ -717,7 +717,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--seeds",
-        type=_seeds,
+        type=parse_seeds,
         default=SEEDS,
         help="the execution seeds, comma-separated (default 0,1); others than the default get "
         "a section of their own, to check a variant on seeds it was not chosen on",
@@ -772,7 +772,7 @@ def main(argv: list[str] | None = None) -> None:
     )
 
 
-def _seeds(text: str) -> tuple[int, ...]:
+def parse_seeds(text: str) -> tuple[int, ...]:
     """``--seeds``: distinct non-negative integers, comma-separated."""
     try:
         seeds = tuple(int(part) for part in text.split(","))

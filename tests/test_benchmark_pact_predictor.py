@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import statistics
 from typing import Any
 
 import pytest
-from benchmarks.pact_predictor import seed_floor
+from benchmarks.pact_predictor import config, parse_seeds, seed_floor, subset_seed
 
 
 def _run(seed: int, realised: list[float], predicted: list[float]) -> dict[str, Any]:
@@ -43,3 +44,17 @@ def test_seed_floor_needs_a_plan_run_at_two_seeds() -> None:
     assert seed_floor([_run(0, [1.0], [1.0])]) is None
     replanned = {**_run(1, [0.9], [1.0]), "mode": "re-planned"}
     assert seed_floor([_run(0, [1.0], [1.0]), replanned]) is None
+
+
+def test_seeds_option_reads_distinct_non_negative_seeds() -> None:
+    assert parse_seeds("2,3") == (2, 3)
+    for bad in ("2,x", "2,2", "-1", ""):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_seeds(bad)
+
+
+def test_same_data_variants_fix_the_subsets_of_every_seed() -> None:
+    assert subset_seed("") is None
+    assert subset_seed("same-data") == 0
+    a, b = config("tiered", 0, True, subset_seed("same-data")), config("tiered", 1, True, 0)
+    assert a.data.subset_seed == b.data.subset_seed == 0 and a.seed != b.seed
