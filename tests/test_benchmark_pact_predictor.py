@@ -40,6 +40,18 @@ def test_seed_floor_is_the_least_mean_error_over_both_seeds() -> None:
     assert statistics.fmean(r["mean_rel"] for r in runs) == pytest.approx(floor[0], rel=1e-12)
 
 
+def test_seed_floor_with_three_seeds_is_least_at_one_of_their_losses() -> None:
+    xs = [[1.0], [0.5], [0.25]]
+    floor = seed_floor([_run(seed, x, x) for seed, x in enumerate(xs)])
+    assert floor is not None
+    # At p = 1: (0 + 1 + 3) / 3; at 0.5: (0.5 + 0 + 1) / 3 = 0.5; at 0.25: (0.75 + 0.5 + 0) / 3
+    # = 0.417, the least.
+    assert floor[0] == pytest.approx((0.75 + 0.5) / 3, rel=1e-12)
+    grid = [0.2 + 0.01 * i for i in range(90)]
+    errors = [sum(abs(p - x[0]) / x[0] for x in xs) / 3 for p in grid]
+    assert min(errors) >= floor[0] - 1e-15
+
+
 def test_seed_floor_needs_a_plan_run_at_two_seeds() -> None:
     assert seed_floor([_run(0, [1.0], [1.0])]) is None
     replanned = {**_run(1, [0.9], [1.0]), "mode": "re-planned"}
