@@ -77,9 +77,10 @@ class ProfileOptions:
             writes no floor.
         replicates: Independent profiles pooled into one (docs/pact-profile-execute.md,
             'Replicates'): the first at the config's seed, the others at seeds derived from it
-            (other data draw, partition, initial weights and orders); the curves are fitted to
-            the mean losses, γ and κ to every replicate's runs and probes, and σ of the planning
-            margin also counts the spread between replicates. Each costs a whole profile.
+            (other data draw unless ``data.subset_seed`` fixes it, partition, initial weights
+            and orders); the curves are fitted to the mean losses, γ and κ to every replicate's
+            runs and probes, and σ of the planning margin also counts the spread between
+            replicates. Each costs a whole profile.
         margin_model: What the planning margin of the problem written covers (docs/pact.md,
             'Planning margin'): ``loss`` (σ, the held-out error in loss: plans aim at ℓ* − k·σ)
             or ``progress`` (σ_p, the same points' error in the log of the progress: plans count

@@ -544,8 +544,9 @@ def profile(
     source = str(source)
     replicates = [_measure(setup, options, source, progress, executor, 0)]
     for index in range(1, options.replicates):
-        # Another seed: another data draw, partition, initial weights and orders, on a local
-        # executor (a caller's executor serves ``setup`` only).
+        # Another seed: another data draw (unless data.subset_seed fixes it), partition,
+        # initial weights and orders, on a local executor (a caller's executor serves
+        # ``setup`` only).
         seed = stream_seed(setup.config.seed, "pact-profile-replicate", index) % 2**31
         other = build_setup(setup.config.model_copy(update={"seed": seed}), source)
         size = len(pooled_training_data(other))
