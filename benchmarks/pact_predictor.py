@@ -743,7 +743,7 @@ def main(argv: list[str] | None = None) -> None:
         listed = ",".join(map(str, seeds))
         suffix = "-seeds-" + "-".join(map(str, seeds))
         option = f" --seeds {listed}"
-        words = f", seeds {seeds_text(seeds)}"
+        words = ", seeds " + ", ".join(map(str, seeds))
     else:
         suffix = option = words = ""
     if name:
