@@ -763,7 +763,8 @@ def main(argv: list[str] | None = None) -> None:
         changed = ", ".join(f"`{k} = {v!r}`" for k, v in VARIANTS[name].items())
         body = (
             f"The same benchmark with the option {changed} (`ProfileOptions`; `margin` is the "
-            "problem's `options.margin`, k of the planning margin; the "
+            "problem's `options.margin`, k of the planning margin; `subset_seed` is the run "
+            "config's `data.subset_seed`; the "
             "profiles table lists γ per level, level 0 first, where there is one per level); "
             "everything else as in the section 'PACT loss predictor on held-out plans'.\n\n" + body
         )
@@ -774,9 +775,15 @@ def main(argv: list[str] | None = None) -> None:
                 if base
                 else "the section 'PACT loss predictor on held-out plans'"
             )
+            changes = (
+                # The profile trains at seed 0, whose subsets subset seed 0 draws anyway.
+                "the data the executions draw"
+                if subset_seed(name) is not None
+                else "what the problem file says"
+            )
             body = (
-                "This option changes only what the problem file says, so the profiles (and "
-                f"their wall times) are those of {source}, not measured again.\n\n" + body
+                f"This option changes only {changes}, so the profiles (and their wall times) "
+                f"are those of {source}, not measured again.\n\n" + body
             )
         write_section(
             f"pact-predictor-{name}{suffix}",
@@ -789,7 +796,8 @@ def main(argv: list[str] | None = None) -> None:
         f"pact-predictor{suffix}",
         f"PACT loss predictor on held-out plans{words}",
         body,
-        COMMAND + option,
+        # ``python -m benchmarks`` takes names only; options go to the module itself.
+        f"python -m benchmarks.pact_predictor{option}" if option else COMMAND,
     )
 
 
