@@ -103,6 +103,10 @@ def config(fleet: str, seed: int, quick: bool, subset_seed: int | None = None) -
     return parse_config(raw, f"pact_predictor ({fleet})")
 
 
+#: The options of the two-replicate profiles (docs/pact-profile-execute.md, 'Replicates'): the
+#: subset floor and one γ per level measured, two seeds pooled. Their variants add to them.
+REPLICATES_2: dict[str, Any] = {"participation_per_level": True, "floor_draws": 5, "replicates": 2}
+
 #: Profile variants beside the library defaults (""): the options each changes.
 VARIANTS: dict[str, dict[str, Any]] = {
     "": {},
@@ -163,41 +167,29 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     # Two replicates pooled (another seed's data draw, weights and orders): curves through
     # their mean, σ widened by their spread (docs/pact-profile-execute.md, 'Replicates').
-    "per-level-subset-floor-replicates-2": {
-        "participation_per_level": True,
-        "floor_draws": 5,
-        "replicates": 2,
-    },
+    "per-level-subset-floor-replicates-2": dict(REPLICATES_2),
     # The same profile with half the planning margin (k = 0.5).
     "per-level-subset-floor-replicates-2-margin-half": {
-        "participation_per_level": True,
-        "floor_draws": 5,
-        "replicates": 2,
+        **REPLICATES_2,
         "margin": 0.5,
     },
     # The margin in progress rather than loss (docs/pact.md, 'Planning margin'): plans count on
     # exp(−k·σ_p) of each epoch's predicted progress, σ_p measured at the held-out points.
     "per-level-subset-floor-replicates-2-progress": {
-        "participation_per_level": True,
-        "floor_draws": 5,
-        "replicates": 2,
+        **REPLICATES_2,
         "margin_model": "progress",
     },
     # The same profile with half that margin (k = 0.5: plans count on 0.83 and 0.86 of the
     # predicted progress, about the slower seed's rate).
     "per-level-subset-floor-replicates-2-progress-half": {
-        "participation_per_level": True,
-        "floor_draws": 5,
-        "replicates": 2,
+        **REPLICATES_2,
         "margin_model": "progress",
         "margin": 0.5,
     },
     # And with a floor of half a whole-fleet epoch under the final epoch (the default is a
     # quarter): the final model averages more nodes, so its loss scatters less about the plan's.
     "per-level-subset-floor-replicates-2-progress-half-final-half": {
-        "participation_per_level": True,
-        "floor_draws": 5,
-        "replicates": 2,
+        **REPLICATES_2,
         "margin_model": "progress",
         "margin": 0.5,
         "final_share": 0.5,
@@ -205,15 +197,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # The margin's k set beforehand to the one-sided 90% normal quantile, 1.2816 (the goal:
     # ≥ 90% met), not fitted to any run: at k = 1 (84%) both margins met 79-83% over four seeds.
     "per-level-subset-floor-replicates-2-z90": {
-        "participation_per_level": True,
-        "floor_draws": 5,
-        "replicates": 2,
+        **REPLICATES_2,
         "margin": 1.2816,
     },
     "per-level-subset-floor-replicates-2-progress-z90": {
-        "participation_per_level": True,
-        "floor_draws": 5,
-        "replicates": 2,
+        **REPLICATES_2,
         "margin_model": "progress",
         "margin": 1.2816,
     },
@@ -223,9 +211,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # (which then differ in the same ways only).
     "same-data": {"subset_seed": 0},
     "per-level-subset-floor-replicates-2-same-data": {
-        "participation_per_level": True,
-        "floor_draws": 5,
-        "replicates": 2,
+        **REPLICATES_2,
         "subset_seed": 0,
     },
 }
