@@ -3,6 +3,7 @@ on exp(−k·σ_p) of each epoch's predicted progress."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -207,3 +208,81 @@ def test_a_negative_progress_sigma_is_an_input_error() -> None:
     with pytest.raises(InputError) as caught:
         parse_problem(raw, "p.toml")
     assert caught.value.field == "curve.progress_sigma"
+
+
+def _with_k(problem: Problem, k: float) -> Problem:
+    return problem.model_copy(update={"options": problem.options.model_copy(update={"margin": k})})
+
+
+def _kept(problem: Problem, solver: str = "pact") -> float:
+    """The k that ``solver``'s plan for ``problem`` keeps (all of it unless noted)."""
+    plan = make_solver(solver).solve(problem)
+    assert plan.feasible
+    return float(plan.notes.get("margin_kept", problem.options.margin))
+
+
+@pytest.mark.parametrize("kind", ["loss", "progress"])
+def test_the_margin_kept_never_shrinks_as_k_grows(kind: str) -> None:
+    # Tight enough that k = 1 does not fit: the grid crosses the largest margin that fits.
+    plain = _problem(0.0) if kind == "loss" else _progress_problem(0.0)
+    scale = {"sigma": 0.5 * plain.target.loss} if kind == "loss" else {"progress_sigma": 1.0}
+    tight = _timed(plain, 1.0001, **scale)
+    largest = make_solver("pact").solve(tight).notes["margin_largest"]
+    assert 0.0 < largest < 1.0
+    grid = [largest * f for f in (0.2, 0.4, 0.5, 0.6, 0.8, 0.95, 1.0, 1.05, 1.2, 2.0, 4.0)]
+    kept = [_kept(_with_k(tight, k)) for k in grid]
+    # The halvings find the largest margin M to within 1/256 of each k's own interval ([0, k]
+    # or [k, 2k]) and never above it, so a larger k keeps at least half of M less half its own
+    # resolution: a drop of at most that much, where the old rule dropped from k to M/2.
+    pairs = list(zip(grid, kept, strict=True))
+    for (a, kept_a), (b, kept_b) in itertools.pairwise(pairs):
+        resolution = MARGIN_KEPT_SHARE * b / 2**MARGIN_HALVINGS
+        assert kept_b >= kept_a - resolution * (1 + 1e-9), (a, kept_a, b, kept_b)
+    # Up to half the largest margin the whole k is kept; beyond it, half the largest (within
+    # the 1/256 of the margin the halvings resolve, relative to each k's own interval).
+    for k, kept_k in zip(grid, kept, strict=True):
+        if k <= 0.5 * largest:
+            assert kept_k == k
+        else:
+            assert kept_k == pytest.approx(0.5 * largest, abs=2.0 * k / 2**MARGIN_HALVINGS)
+
+
+@pytest.mark.parametrize("solver", ["exact", "pact"])
+def test_a_margin_that_fits_but_not_twice_over_keeps_half_the_largest(solver: str) -> None:
+    plain = _problem(0.0)
+    tight = _timed(plain, 1.0001, solver, sigma=0.5 * plain.target.loss)
+    largest = make_solver(solver).solve(tight).notes["margin_largest"]
+    margined = _with_k(tight, 0.75 * largest)  # fits, but twice it does not
+    assert make_solver(solver).search(margined.for_planning()) is not None
+    whole = make_solver(solver).solve(margined, shrink=False)  # as execute re-plans
+    assert whole.feasible and "margin_kept" not in whole.notes
+    plan = make_solver(solver).solve(margined)
+    assert plan.feasible and plan.duration_s <= margined.target.deadline_s
+    kept, found = plan.notes["margin_kept"], plan.notes["margin_largest"]
+    assert 0.5 * margined.options.margin <= kept < margined.options.margin
+    assert kept == pytest.approx(MARGIN_KEPT_SHARE * found, rel=1e-12)
+    sigma = margined.curve.sigma
+    planned_to = plan.notes["planned_to_loss"]
+    assert planned_to == pytest.approx(margined.target.loss - kept * sigma, rel=1e-12)
+    assert plan.final_loss <= planned_to
+    # The halvings between k and 2k find the largest margin to 1/256 of k: a plan meets it, and
+    # none a step beyond.
+    step = margined.options.margin * sigma / 2**MARGIN_HALVINGS
+    at = margined.target.loss - found * sigma
+    assert make_solver(solver).search(margined.for_planning(at + 1e-6 * step)) is not None
+    assert make_solver(solver).search(margined.for_planning(at - step * (1 + 1e-9))) is None
+    note = margin_note(margined, plan)
+    assert note.startswith("margin: loss ") and "more than half the largest margin" in note
+    assert f"keeping {kept:.3g} x sigma" in note
+    certified = certify(margined, plan)
+    assert certified.lower_bound_j is not None and certified.lower_bound_j <= plan.energy_j
+
+
+def test_a_margin_within_half_the_largest_is_kept_whole() -> None:
+    plain = _problem(0.0)
+    tight = _timed(plain, 1.0001, sigma=0.5 * plain.target.loss)
+    largest = make_solver("pact").solve(tight).notes["margin_largest"]
+    margined = _with_k(tight, 0.45 * largest)
+    plan = make_solver("pact").solve(margined)
+    assert "margin_kept" not in plan.notes and margin_note(margined, plan) == ""
+    assert plan.notes["planned_to_loss"] == pytest.approx(margined.planning_loss, rel=1e-15)

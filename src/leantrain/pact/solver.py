@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 from leantrain.pact.plan import Decision, Plan, evaluate
-from leantrain.pact.problem import Problem
+from leantrain.pact.problem import MARGIN_CAP, Problem
 from leantrain.pact.rotation import take_turns
 from leantrain.registry import SOLVERS
 
@@ -32,12 +32,12 @@ __all__ = [
 #: The default granularity of the ``pact`` solver's approximations.
 DEFAULT_EPSILON = 0.01
 
-#: Halvings of the interval between ℓ* − k·σ and ℓ* when the margin must shrink
-#: (:meth:`Solver.shrink_margin`): the margin kept is found to 1/256 of k·σ.
+#: Halvings of the interval (between ℓ* and ℓ* − k·σ, or ℓ* − k·σ and ℓ* − 2k·σ) that holds the
+#: largest margin a plan meets (:meth:`Solver.fit_margin`): it is found to 1/256 of k·σ.
 MARGIN_HALVINGS = 8
 
-#: The share of the largest margin a plan reaches that a shrunk margin keeps (docs/pact.md,
-#: 'Planning margin'): at the largest one the plan sits on the edge of what is feasible, where
+#: The most of the largest margin a plan reaches that a plan keeps (docs/pact.md, 'Planning
+#: margin'): at the largest one the plan sits on the edge of what is feasible, where
 #: the cheapest plan is the most that the fleet can do (measured on the pact-predictor
 #: benchmark's speeds fleet: 1,924.5 J at the largest margin that fits, 235.7 J at half of it).
 MARGIN_KEPT_SHARE = 0.5
@@ -75,18 +75,18 @@ class Solver(ABC):
         predictions); a margin is recorded in the plan's notes (``planned_to_loss``, and
         ``planned_progress`` where it is below 1).
 
-        Where no plan meets the whole margin but one reaches ℓ* itself, the margin shrinks to
-        half the largest that a plan meets (:meth:`shrink_margin`), noted as ``margin_kept``
-        (the k kept); ``shrink=False`` keeps the whole margin (re-planning in ``execute``,
-        which goes on with its previous plan rather than chase the edge of what is
-        feasible)."""
+        The margin kept is never more than half the largest one a plan meets by the deadline
+        (:meth:`fit_margin`), so that it grows with k: where the whole margin does not fit, or
+        fits but twice it does not, the plan keeps half the largest that fits, noted as
+        ``margin_kept`` (the k kept) with ``margin_largest`` (the largest k that fits).
+        ``shrink=False`` keeps the whole margin (re-planning in ``execute``, which goes on with
+        its previous plan rather than chase the edge of what is feasible)."""
         planned = problem.for_planning()
         began = time.perf_counter()
         decisions = self.search(planned)
-        shrunk = shrink and not decisions and planned is not problem
-        share = 1.0
-        if shrunk:
-            planned, decisions, share = self.shrink_margin(problem, planned)
+        share, largest = 1.0, None
+        if shrink and planned is not problem:
+            planned, decisions, share, largest = self.fit_margin(problem, planned, decisions)
         if decisions:
             decisions = take_turns(planned, decisions)
         elapsed = time.perf_counter() - began
@@ -98,13 +98,9 @@ class Solver(ABC):
             planned = problem.for_planning(planned.target.loss, 1.0)
         if progress < 1.0:
             notes["planned_progress"] = progress
-        if shrunk and decisions:
-            sigma = problem.curve.sigma
-            notes["margin_kept"] = (
-                (problem.target.loss - planned.target.loss) / sigma
-                if sigma > 0.0
-                else share * problem.options.margin
-            )
+        if largest is not None and decisions:
+            notes["margin_kept"] = self._margin_k(problem, planned.target.loss, share)
+            notes["margin_largest"] = largest
         return evaluate(
             planned,
             decisions or [],
@@ -115,25 +111,61 @@ class Solver(ABC):
             notes=notes,
         )
 
-    def shrink_margin(
-        self, problem: Problem, planned: Problem
-    ) -> tuple[Problem, list[Decision] | None, float]:
-        """The planning problem with the shrunk margin, its plan and the share of the margin
-        kept: no plan when none reaches ℓ* itself (``planned`` and the whole margin are then
-        returned, so that the plan is judged against the whole margin). Else the largest share
-        of the margin a plan meets is found by :data:`MARGIN_HALVINGS` halvings (of the loss
-        between ``planned``'s and ℓ*, and of the progress margin's exponent), and the plan keeps
-        :data:`MARGIN_KEPT_SHARE` of it (or all of it, should a search not find the plan that
-        the larger margin's plan proves to exist)."""
-        target = problem.target.loss
-        progress = problem.planning_progress
-        bare = problem.for_planning(target, 1.0)
-        decisions = self.search(bare)
+    @staticmethod
+    def _margin_k(problem: Problem, loss: float, share: float) -> float:
+        """The k of a margin that plans to ``loss`` with ``share`` of the progress margin."""
+        sigma = problem.curve.sigma
+        return (
+            (problem.target.loss - loss) / sigma if sigma > 0.0 else share * problem.options.margin
+        )
+
+    def fit_margin(
+        self, problem: Problem, planned: Problem, decisions: list[Decision] | None
+    ) -> tuple[Problem, list[Decision] | None, float, float | None]:
+        """The planning problem with the margin kept, its plan, the share of the margin kept
+        and the k of the largest margin a plan meets (None when the whole margin is kept).
+
+        ``planned`` is the problem with the whole margin and ``decisions`` its plan (None when
+        there is none). A plan at the largest margin sits on the edge of what the fleet can do
+        by the deadline, where the cheapest plan is nearly the most expensive one, so a plan
+        keeps at most :data:`MARGIN_KEPT_SHARE` of the largest margin. Without a plan at the
+        whole margin, that share of the largest margin is kept, found by :meth:`shrink_margin`.
+        With one, a search at twice the margin (the loss margin no lower than
+        :data:`~leantrain.pact.problem.MARGIN_CAP` × ℓ*) tells whether the whole margin is
+        within that share; if it is not, the largest margin between the two is found by
+        :data:`MARGIN_HALVINGS` halvings and half of it kept. The margin kept thus never
+        shrinks as k grows (docs/pact.md, 'Planning margin')."""
         if not decisions:
-            return planned, None, 1.0
-        best: tuple[Problem, list[Decision] | None, float] = (bare, decisions, 0.0)
-        unreached, reached = planned.target.loss, target
-        missed, met = 1.0, 0.0  # shares of the margin
+            return self.shrink_margin(problem, planned)
+        target, progress = problem.target.loss, problem.planning_progress
+        doubled = max(target - 2.0 * (target - planned.target.loss), MARGIN_CAP * target)
+        if self.search(problem.for_planning(doubled, progress**2.0)):
+            return planned, decisions, 1.0, None
+        reached, met, _ = self._halve(
+            problem, (planned.target.loss, 1.0), (doubled, 2.0), (planned, decisions, 1.0)
+        )
+        share = MARGIN_KEPT_SHARE * met
+        kept = problem.for_planning(
+            target - MARGIN_KEPT_SHARE * (target - reached), progress**share
+        )
+        found = self.search(kept)
+        largest = self._margin_k(problem, reached, met)
+        if not found:  # a heuristic search may miss a plan that the larger margin's proves
+            return planned, decisions, 1.0, largest
+        return kept, found, share, largest
+
+    def _halve(
+        self,
+        problem: Problem,
+        met_at: tuple[float, float],
+        missed_at: tuple[float, float],
+        best: tuple[Problem, list[Decision] | None, float],
+    ) -> tuple[float, float, tuple[Problem, list[Decision] | None, float]]:
+        """:data:`MARGIN_HALVINGS` halvings of the interval between a margin a plan meets and
+        one it misses, each given as (planning loss, share of the progress margin): the largest
+        margin met (its loss and share) and the problem, plan and share of the best plan."""
+        (reached, met), (unreached, missed) = met_at, missed_at
+        progress = problem.planning_progress
         for _ in range(MARGIN_HALVINGS):
             middle, share = 0.5 * (unreached + reached), 0.5 * (missed + met)
             trial = problem.for_planning(middle, progress**share)
@@ -142,34 +174,77 @@ class Solver(ABC):
                 reached, met, best = middle, share, (trial, found, share)
             else:
                 unreached, missed = middle, share
+        return reached, met, best
+
+    def shrink_margin(
+        self, problem: Problem, planned: Problem
+    ) -> tuple[Problem, list[Decision] | None, float, float | None]:
+        """As :meth:`fit_margin` where no plan meets the whole margin: no plan when none reaches
+        ℓ* itself (``planned``, the whole margin and None are then returned, so that the plan is
+        judged against the whole margin). Else the largest share of the margin a plan meets is
+        found by :data:`MARGIN_HALVINGS` halvings (of the loss between ``planned``'s and ℓ*, and
+        of the progress margin's exponent), and the plan keeps :data:`MARGIN_KEPT_SHARE` of it
+        (or all of it, should a search not find the plan that the larger margin's plan proves to
+        exist)."""
+        target = problem.target.loss
+        progress = problem.planning_progress
+        bare = problem.for_planning(target, 1.0)
+        decisions = self.search(bare)
+        if not decisions:
+            return planned, None, 1.0, None
+        reached, met, best = self._halve(
+            problem, (target, 0.0), (planned.target.loss, 1.0), (bare, decisions, 0.0)
+        )
+        largest = self._margin_k(problem, reached, met)
         if met == 0.0:
-            return best
+            return (*best, largest)
         share = MARGIN_KEPT_SHARE * met
         kept = problem.for_planning(
             target - MARGIN_KEPT_SHARE * (target - reached), progress**share
         )
         found = self.search(kept)
-        return (kept, found, share) if found else best
+        return (kept, found, share, largest) if found else (*best, largest)
 
 
 def margin_note(problem: Problem, plan: Plan) -> str:
-    """One line saying that ``plan`` kept only part of ``problem``'s margin, or "" when it kept
-    all of it (what ``leantrain plan`` prints)."""
+    """One line saying that ``plan`` kept only part of ``problem``'s margin, and why, or "" when
+    it kept all of it (what ``leantrain plan`` prints)."""
     kept = plan.notes.get("margin_kept")
     if kept is None:
         return ""
+    k = problem.options.margin
+    largest = float(plan.notes.get("margin_largest", 0.0))
+    # A margin that fits but is over half the largest that does is capped, not shrunk.
+    capped = largest >= k
     if problem.curve.sigma == 0.0:
+        whole = (
+            f"counting on {problem.planning_progress:.4g} of the predicted progress "
+            f"(exp(-{k:g} x sigma_p {problem.curve.progress_sigma:.6g}))"
+        )
+        why = (
+            f"{whole} is more than half the largest margin a plan meets by the deadline "
+            f"({largest:.3g} x sigma_p)"
+            if capped
+            else f"no plan reaches the target {whole} by the deadline"
+        )
         return (
-            f"margin: no plan reaches the target counting on {problem.planning_progress:.4g} of "
-            f"the predicted progress (exp(-{problem.options.margin:g} x sigma_p "
-            f"{problem.curve.progress_sigma:.6g})) by the deadline; planned with "
+            f"margin: {why}; planned with "
             f"{float(plan.notes.get('planned_progress', 1.0)):.4g}, keeping {float(kept):.3g} x "
             "sigma_p"
         )
+    whole = (
+        f"loss {problem.planning_loss:.6g} (the target less {k:g} x sigma "
+        f"{problem.curve.sigma:.6g})"
+    )
+    why = (
+        f"{whole} is more than half the largest margin a plan meets by the deadline "
+        f"({largest:.3g} x sigma)"
+        if capped
+        else f"no plan reaches {whole} by the deadline"
+    )
     return (
-        f"margin: no plan reaches loss {problem.planning_loss:.6g} (the target less "
-        f"{problem.options.margin:g} x sigma {problem.curve.sigma:.6g}) by the deadline; planned "
-        f"to {float(plan.notes['planned_to_loss']):.6g}, keeping {float(kept):.3g} x sigma"
+        f"margin: {why}; planned to {float(plan.notes['planned_to_loss']):.6g}, keeping "
+        f"{float(kept):.3g} x sigma"
     )
 
 
