@@ -286,3 +286,16 @@ def test_a_margin_within_half_the_largest_is_kept_whole() -> None:
     plan = make_solver("pact").solve(margined)
     assert "margin_kept" not in plan.notes and margin_note(margined, plan) == ""
     assert plan.notes["planned_to_loss"] == pytest.approx(margined.planning_loss, rel=1e-15)
+
+
+def test_the_exact_plan_reports_the_search_that_found_it_not_the_margins_probe() -> None:
+    margined = _problem(0.05, margin=2.0)
+    plan = make_solver("exact").solve(margined)
+    assert "margin_kept" not in plan.notes  # twice the margin fits: probed, then kept whole
+    alone = make_solver("exact")
+    alone.search(margined.for_planning())
+    probe = make_solver("exact")
+    target = margined.target.loss
+    probe.search(margined.for_planning(target - 2 * (target - margined.planning_loss), 1.0))
+    assert alone.stats["expanded"] != probe.stats["expanded"]  # else the test tells nothing
+    assert plan.notes["expanded"] == alone.stats["expanded"]

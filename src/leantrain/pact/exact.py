@@ -192,7 +192,8 @@ class ExactSolver(Solver):
         self.max_seconds = max_seconds
         self.max_sets = max_sets
         self.whole_epoch_after = whole_epoch_after
-        self.stats: dict[str, Any] = {}
+        self.stats: dict[str, Any] = {}  # of the last search
+        self._searched: list[tuple[Problem, dict[str, Any]]] = []  # during one solve
 
     @classmethod
     def too_large(cls, problem: Problem, max_sets: int = 1 << 21) -> str:
@@ -209,24 +210,24 @@ class ExactSolver(Solver):
         return ""
 
     def solve(self, problem: Problem, *, shrink: bool = True) -> Plan:
-        """Search, then evaluate; the plan's notes say how many partial plans were expanded
-        (``shrink``: as :meth:`Solver.solve`).
+        """Search, then evaluate; the plan's notes say how many partial plans its search
+        expanded (``shrink``: as :meth:`Solver.solve`).
 
         Raises:
             SearchLimitError: A guard stopped the search before optimality was proved.
         """
-        plan = super().solve(problem, shrink=shrink)
-        return Plan(
-            status=plan.status,
-            solver=plan.solver,
-            epsilon=plan.epsilon,
-            energy_j=plan.energy_j,
-            duration_s=plan.duration_s,
-            final_loss=plan.final_loss,
-            solve_time_s=plan.solve_time_s,
-            epochs=plan.epochs,
-            notes={**plan.notes, **self.stats},
-        )
+        self._searched.clear()
+        try:
+            return super().solve(problem, shrink=shrink)
+        finally:
+            self._searched.clear()
+
+    def search_notes(self, problem: Problem) -> dict[str, Any]:
+        """The counts of the search of ``problem`` (the margin's searches are several)."""
+        for searched, stats in reversed(self._searched):
+            if searched is problem:
+                return dict(stats)
+        return dict(self.stats)
 
     def search(self, problem: Problem) -> list[Decision] | None:
         """The optimal decisions, or None when no plan meets the target by the deadline.
@@ -263,6 +264,8 @@ class ExactSolver(Solver):
             "improved_on_pact": found is not None,
             "whole_epoch_bound": search.whole is not None,
         }
+        # Kept with the problem itself (not its id, which a freed problem's copy could reuse).
+        self._searched.append((problem, self.stats))
         if found is not None:
             candidate = [sets[level].decision(problem, index) for level, index in found]
             plan = evaluate(problem, candidate, solver="exact")

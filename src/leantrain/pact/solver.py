@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from leantrain.pact.plan import Decision, Plan, evaluate
 from leantrain.pact.problem import MARGIN_CAP, Problem
@@ -66,6 +66,11 @@ class Solver(ABC):
     def search(self, problem: Problem) -> list[Decision] | None:
         """The decisions of the best plan found that meets the target by the deadline, or None."""
 
+    def search_notes(self, problem: Problem) -> dict[str, Any]:
+        """Notes on the search of ``problem``, one of those :meth:`solve` searched, that the
+        plan made for it carries (none by default; the exact solver's counts)."""
+        return {}
+
     def solve(self, problem: Problem, *, shrink: bool = True) -> Plan:
         """Search for a plan that reaches the planning target ℓ* − k·σ with every epoch counted
         at exp(−k·σ_p) of its predicted progress (docs/pact.md, 'Planning margin'), let
@@ -90,7 +95,7 @@ class Solver(ABC):
         if decisions:
             decisions = take_turns(planned, decisions)
         elapsed = time.perf_counter() - began
-        notes: dict[str, float] = {}
+        notes: dict[str, Any] = self.search_notes(planned)
         progress = problem.planning_progress**share
         if planned is not problem:
             notes["planned_to_loss"] = planned.target.loss
