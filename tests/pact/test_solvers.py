@@ -16,12 +16,13 @@ import itertools
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from pact_cases import along_plan, enumerable, enumerate_optimum, hand_raw
+from pact_cases import along_plan, enumerable, enumerate_optimum, hand_raw, random_raw
 
 from leantrain.pact import (
     SOLVERS,
@@ -408,6 +409,25 @@ def test_the_quick_bounds_are_the_single_ones_and_below_the_full_energy_bound() 
             full = bound.energy_to_go(level, losses, left_s, epochs_left)
             assert np.all(energy <= full)
         assert energy[-1] > 0.0  # the test reaches losses that need energy
+
+
+def test_a_level_without_sets_below_its_floor_tabulates_inf_quietly() -> None:
+    # A piece a level cannot descend (below its floor c) times a level without node sets was
+    # 0·inf inside the tabulation: a RuntimeWarning on every such plan, though the table held inf.
+    raw = random_raw(0)
+    raw["target"]["loss"] = 0.1  # below level 2's floor c = 0.12
+    problem = parse_problem(raw)
+    lambdas, mus = np.array([0.0, 1.0]), np.array([0.0, 0.5])
+    cost = np.ones((3, 2))
+    cost[2] = np.inf  # level 2 has no set
+    pace, count = np.array([1.0, 1.0, np.inf]), np.array([1.0, 1.0, np.inf])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bound = RemainingBound.tabulate(problem, lambdas, mus, cost, pace, count)
+    assert not np.isnan(bound.energy).any() and not np.isnan(bound.time).any()
+    assert not np.isnan(bound.epochs).any()
+    assert np.isinf(bound.energy[2, 1:]).all()  # level 2 alone: nothing descends below 0.12
+    assert np.isfinite(bound.energy[0]).all()  # levels 0 and 1 have sets and descend
 
 
 # ---------------------------------------------------------------------------- instances

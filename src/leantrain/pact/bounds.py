@@ -148,7 +148,10 @@ class RemainingBound:
         def times(n: FloatArray, weight: FloatArray) -> FloatArray:
             """n·weight with inf where a piece cannot be descended (whatever the weight)."""
             finite = np.isfinite(n)
-            return np.where(finite, np.where(finite, n, 0.0) * weight, np.inf)
+            # 0·inf (a piece no level descends, times a level without sets) is nan, which the
+            # outer where replaces by inf: the warning it raises says nothing.
+            with np.errstate(invalid="ignore"):
+                return np.where(finite, np.where(finite, n, 0.0) * weight, np.inf)
 
         energy = np.zeros((levels, points, len(lambdas)))
         samples = np.zeros((levels, points))
