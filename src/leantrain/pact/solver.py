@@ -128,48 +128,61 @@ class Solver(ABC):
         self, problem: Problem, planned: Problem, decisions: list[Decision] | None
     ) -> tuple[Problem, list[Decision] | None, float, float | None]:
         """The planning problem with the margin kept, its plan, the share of the margin kept
-        and the k of the largest margin a plan meets (None when the whole margin is kept).
+        and the k of the largest margin a plan meets (None when the whole margin is kept, or
+        when no plan reaches even ℓ* itself: ``planned`` is then returned without a plan, so
+        that the plan is judged against the whole margin).
 
         ``planned`` is the problem with the whole margin and ``decisions`` its plan (None when
         there is none). A plan at the largest margin sits on the edge of what the fleet can do
         by the deadline, where the cheapest plan is nearly the most expensive one, so a plan
-        keeps at most :data:`MARGIN_KEPT_SHARE` of the largest margin. Without a plan at the
-        whole margin, that share of the largest margin is kept, found by :meth:`shrink_margin`.
-        With one, a search at twice the margin (the loss margin no lower than
-        :data:`~leantrain.pact.problem.MARGIN_CAP` × ℓ*) tells whether the whole margin is
-        within that share; if it is not, the largest margin between the two is found by
-        :data:`MARGIN_HALVINGS` halvings and half of it kept. The margin kept thus never
-        shrinks as k grows (docs/pact.md, 'Planning margin')."""
-        if not decisions:
-            return self.shrink_margin(problem, planned)
+        keeps at most :data:`MARGIN_KEPT_SHARE` of the largest margin. That margin lies between
+        ℓ* and the whole margin when the whole margin has no plan, and between the whole margin
+        and twice it (the loss no lower than :data:`~leantrain.pact.problem.MARGIN_CAP` × ℓ*)
+        when the whole margin has a plan but twice it has none; it is found by
+        :data:`MARGIN_HALVINGS` halvings (of the loss and of the progress margin's exponent).
+        The margin kept thus never shrinks as k grows (docs/pact.md, 'Planning margin')."""
         target, progress = problem.target.loss, problem.planning_progress
-        doubled = max(target - 2.0 * (target - planned.target.loss), MARGIN_CAP * target)
-        if self.search(problem.for_planning(doubled, progress**2.0)):
-            return planned, decisions, 1.0, None
-        reached, met, _ = self._halve(
-            problem, (planned.target.loss, 1.0), (doubled, 2.0), (planned, decisions, 1.0)
-        )
+        # The bracket: a margin a plan meets (its problem, plan and share of the progress
+        # margin) and one that none meets (its planning loss and share).
+        met_at: tuple[Problem, list[Decision] | None, float]
+        if decisions:
+            doubled = max(target - 2.0 * (target - planned.target.loss), MARGIN_CAP * target)
+            if self.search(problem.for_planning(doubled, progress**2.0)):
+                return planned, decisions, 1.0, None
+            met_at, missed_at = (planned, decisions, 1.0), (doubled, 2.0)
+        else:
+            bare = problem.for_planning(target, 1.0)
+            found = self.search(bare)
+            if not found:
+                return planned, None, 1.0, None
+            met_at, missed_at = (bare, found, 0.0), (planned.target.loss, 1.0)
+        (reached, met), best = self._halve(problem, met_at, missed_at)
+        largest = self._margin_k(problem, reached, met)
+        # Should a search miss the plan that a larger margin's plan proves to exist, the best
+        # plan found that keeps no more than the whole margin goes on.
+        fallback = best if best[2] <= 1.0 else met_at
+        if met == 0.0:
+            return (*fallback, largest)
         share = MARGIN_KEPT_SHARE * met
         kept = problem.for_planning(
             target - MARGIN_KEPT_SHARE * (target - reached), progress**share
         )
         found = self.search(kept)
-        largest = self._margin_k(problem, reached, met)
-        if not found:  # a heuristic search may miss a plan that the larger margin's proves
-            return planned, decisions, 1.0, largest
-        return kept, found, share, largest
+        return (kept, found, share, largest) if found else (*fallback, largest)
 
     def _halve(
         self,
         problem: Problem,
-        met_at: tuple[float, float],
+        met_at: tuple[Problem, list[Decision] | None, float],
         missed_at: tuple[float, float],
-        best: tuple[Problem, list[Decision] | None, float],
-    ) -> tuple[float, float, tuple[Problem, list[Decision] | None, float]]:
-        """:data:`MARGIN_HALVINGS` halvings of the interval between a margin a plan meets and
-        one it misses, each given as (planning loss, share of the progress margin): the largest
-        margin met (its loss and share) and the problem, plan and share of the best plan."""
-        (reached, met), (unreached, missed) = met_at, missed_at
+    ) -> tuple[tuple[float, float], tuple[Problem, list[Decision] | None, float]]:
+        """:data:`MARGIN_HALVINGS` halvings of the interval between a margin a plan meets
+        (its problem, plan and share of the progress margin) and one it misses (planning loss
+        and share): the largest margin met (its loss and share) and the problem, plan and share
+        of the plan found there."""
+        best = met_at
+        reached, met = met_at[0].target.loss, met_at[2]
+        unreached, missed = missed_at
         progress = problem.planning_progress
         for _ in range(MARGIN_HALVINGS):
             middle, share = 0.5 * (unreached + reached), 0.5 * (missed + met)
@@ -179,36 +192,7 @@ class Solver(ABC):
                 reached, met, best = middle, share, (trial, found, share)
             else:
                 unreached, missed = middle, share
-        return reached, met, best
-
-    def shrink_margin(
-        self, problem: Problem, planned: Problem
-    ) -> tuple[Problem, list[Decision] | None, float, float | None]:
-        """As :meth:`fit_margin` where no plan meets the whole margin: no plan when none reaches
-        ℓ* itself (``planned``, the whole margin and None are then returned, so that the plan is
-        judged against the whole margin). Else the largest share of the margin a plan meets is
-        found by :data:`MARGIN_HALVINGS` halvings (of the loss between ``planned``'s and ℓ*, and
-        of the progress margin's exponent), and the plan keeps :data:`MARGIN_KEPT_SHARE` of it
-        (or all of it, should a search not find the plan that the larger margin's plan proves to
-        exist)."""
-        target = problem.target.loss
-        progress = problem.planning_progress
-        bare = problem.for_planning(target, 1.0)
-        decisions = self.search(bare)
-        if not decisions:
-            return planned, None, 1.0, None
-        reached, met, best = self._halve(
-            problem, (target, 0.0), (planned.target.loss, 1.0), (bare, decisions, 0.0)
-        )
-        largest = self._margin_k(problem, reached, met)
-        if met == 0.0:
-            return (*best, largest)
-        share = MARGIN_KEPT_SHARE * met
-        kept = problem.for_planning(
-            target - MARGIN_KEPT_SHARE * (target - reached), progress**share
-        )
-        found = self.search(kept)
-        return (kept, found, share, largest) if found else (*best, largest)
+        return (reached, met), best
 
 
 def margin_note(problem: Problem, plan: Plan) -> str:
@@ -219,38 +203,30 @@ def margin_note(problem: Problem, plan: Plan) -> str:
         return ""
     k = problem.options.margin
     largest = float(plan.notes.get("margin_largest", 0.0))
-    # A margin that fits but is over half the largest that does is capped, not shrunk.
-    capped = largest >= k
     if problem.curve.sigma == 0.0:
+        unit = "sigma_p"
         whole = (
             f"counting on {problem.planning_progress:.4g} of the predicted progress "
             f"(exp(-{k:g} x sigma_p {problem.curve.progress_sigma:.6g}))"
         )
-        why = (
-            f"{whole} is more than half the largest margin a plan meets by the deadline "
-            f"({largest:.3g} x sigma_p)"
-            if capped
-            else f"no plan reaches the target {whole} by the deadline"
+        reach = f"the target {whole}"
+        planned = f"planned with {float(plan.notes.get('planned_progress', 1.0)):.4g}"
+    else:
+        unit = "sigma"
+        whole = (
+            f"loss {problem.planning_loss:.6g} (the target less {k:g} x sigma "
+            f"{problem.curve.sigma:.6g})"
         )
-        return (
-            f"margin: {why}; planned with "
-            f"{float(plan.notes.get('planned_progress', 1.0)):.4g}, keeping {float(kept):.3g} x "
-            "sigma_p"
-        )
-    whole = (
-        f"loss {problem.planning_loss:.6g} (the target less {k:g} x sigma "
-        f"{problem.curve.sigma:.6g})"
-    )
+        reach = whole
+        planned = f"planned to {float(plan.notes['planned_to_loss']):.6g}"
+    # A margin that fits but is over half the largest that does is capped, not shrunk.
     why = (
         f"{whole} is more than half the largest margin a plan meets by the deadline "
-        f"({largest:.3g} x sigma)"
-        if capped
-        else f"no plan reaches {whole} by the deadline"
+        f"({largest:.3g} x {unit})"
+        if largest >= k
+        else f"no plan reaches {reach} by the deadline"
     )
-    return (
-        f"margin: {why}; planned to {float(plan.notes['planned_to_loss']):.6g}, keeping "
-        f"{float(kept):.3g} x sigma"
-    )
+    return f"margin: {why}; {planned}, keeping {float(kept):.3g} x {unit}"
 
 
 def make_solver(name: str, epsilon: float = DEFAULT_EPSILON) -> Solver:
